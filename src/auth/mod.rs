@@ -1,0 +1,67 @@
+//! Authentication: the flows of the API and the pieces they are made of.
+//!
+//! [`AuthService`] runs `register`, `login`, `refresh`, `logout`,
+//! `logout_all` and `authenticate` against any [`Store`]. It knows nothing of
+//! GraphQL or HTTP (the resolvers in `graphql/` translate), and nothing of
+//! SQL (the store does one atomic step per call).
+
+pub mod email;
+mod flows;
+pub mod password;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use password::{Password, PasswordHasher};
+pub use tokens::TokenKeys;
+
+use crate::config::Config;
+use crate::db::{Store, User};
+
+/// The authentication flows, shared by every request.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    tokens: TokenKeys,
+}
+
+/// The account and session behind a valid access token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The account, as stored now (not as the token remembers it).
+    pub user: User,
+    /// The live session the token belongs to.
+    pub session_id: Uuid,
+}
+
+/// A signed-in session: what `register`, `login` and `refreshToken` return.
+pub struct SignedIn {
+    /// The new access token.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The new refresh token (shown once, stored only as a hash).
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+    /// The signed-in account.
+    pub user: User,
+}
+
+impl AuthService {
+    /// Builds the service from the configuration and a store.
+    pub fn new(config: &Config, store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            hasher: PasswordHasher::new(config.bcrypt_cost),
+            tokens: TokenKeys::new(config),
+        }
+    }
+
+    /// The password hasher (for warming up its dummy hash at start-up).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+}

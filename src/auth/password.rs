@@ -1,0 +1,199 @@
+//! Passwords: the policy, and bcrypt kept off the async executor.
+//!
+//! bcrypt is slow on purpose (about 250 ms at cost 12). Run on a Tokio worker
+//! it would stall every other request on that worker, so each hash or verify
+//! runs on the blocking pool, and a semaphore bounds how many run at once (one
+//! per core): a login storm queues up instead of starving cheap requests.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::error::AppError;
+
+/// Fewest bytes a password may have.
+pub const MIN_PASSWORD_BYTES: usize = 8;
+/// Most bytes a password may have: bcrypt reads only the first 72, so a
+/// longer password is refused rather than silently truncated.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// A password as the client sent it. `Debug` never prints it.
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password from the request.
+    pub fn new(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// Checks the contract's rule: 8 to 72 bytes of UTF-8. Returns the
+    /// message the client sees, which never echoes the password.
+    pub fn check_policy(&self) -> Result<(), &'static str> {
+        match self.0.len() {
+            n if n < MIN_PASSWORD_BYTES => Err("password must be at least 8 bytes"),
+            n if n > MAX_PASSWORD_BYTES => Err("password must be at most 72 bytes"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(redacted)")
+    }
+}
+
+/// Hashes and verifies passwords on a bounded set of blocking threads.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password at the configured cost. Logins for unknown
+    /// emails verify against it, so they cost the same bcrypt work as a wrong
+    /// password and response times do not reveal which emails have accounts.
+    dummy: Arc<OnceCell<String>>,
+}
+
+impl PasswordHasher {
+    /// A hasher at `cost`, running at most one bcrypt per core at a time.
+    pub fn new(cost: u32) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            cost,
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Computes the dummy hash now rather than on the first unknown-email
+    /// login (which would otherwise take twice as long and stand out).
+    pub async fn warm_up(&self) -> Result<(), AppError> {
+        self.dummy_hash().await.map(|_| ())
+    }
+
+    /// Hashes a password that passed the policy.
+    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        let cost = self.cost;
+        // `bcrypt::hash` takes all 72 bytes of a 72-byte password (only the
+        // NUL terminator is dropped); `non_truncating_hash` would refuse it.
+        self.run(move || bcrypt::hash(password.0.as_bytes(), cost))
+            .await?
+            .map_err(|_| AppError::internal("bcrypt: hashing failed"))
+    }
+
+    /// True when `password` matches `hash`. With no hash (unknown account), or
+    /// a password bcrypt would truncate, it verifies against the dummy hash
+    /// and answers false: the same work either way.
+    pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
+        let too_long = password.0.len() > MAX_PASSWORD_BYTES;
+        let (hash, genuine) = match hash {
+            Some(hash) if !too_long => (hash, true),
+            _ => (self.dummy_hash().await?, false),
+        };
+        let matched = self
+            .run(move || bcrypt::verify(password.0.as_bytes(), &hash))
+            .await?
+            .map_err(|_| AppError::internal("bcrypt: stored hash is malformed"))?;
+        Ok(genuine && matched)
+    }
+
+    async fn dummy_hash(&self) -> Result<String, AppError> {
+        self.dummy
+            .get_or_try_init(|| async {
+                let mut random = [0u8; 32];
+                getrandom::fill(&mut random)
+                    .map_err(|_| AppError::internal("no randomness for the dummy hash"))?;
+                let cost = self.cost;
+                self.run(move || bcrypt::hash(random, cost))
+                    .await?
+                    .map_err(|_| AppError::internal("bcrypt: hashing failed"))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AppError::internal("password hasher closed"))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| AppError::internal("password hashing task failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_counts_bytes_not_characters() {
+        assert!(Password::new("1234567".into()).check_policy().is_err());
+        assert!(Password::new("12345678".into()).check_policy().is_ok());
+        // 24 three-byte characters: 72 bytes, accepted.
+        assert!(Password::new("€".repeat(24)).check_policy().is_ok());
+        // 73 bytes refused, never truncated.
+        assert!(
+            Password::new(format!("{}x", "€".repeat(24)))
+                .check_policy()
+                .is_err()
+        );
+        // Three characters but nine bytes: long enough.
+        assert!(Password::new("€€€".into()).check_policy().is_ok());
+    }
+
+    #[test]
+    fn debug_never_prints_the_password() {
+        assert_eq!(
+            format!("{:?}", Password::new("hunter22".into())),
+            "Password(redacted)"
+        );
+    }
+
+    #[tokio::test]
+    async fn verify_uses_every_byte_up_to_72() {
+        let hasher = PasswordHasher::new(4);
+        let base = "€".repeat(24);
+        let hash = hasher.hash(Password::new(base.clone())).await.unwrap();
+        assert!(
+            hasher
+                .verify(Password::new(base.clone()), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        // A different last byte must not match.
+        let mut other = "€".repeat(23);
+        other.push('₤');
+        assert!(
+            !hasher
+                .verify(Password::new(other), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        // A longer password sharing the first 72 bytes must not match either,
+        // though bcrypt alone would say it does.
+        assert!(
+            !hasher
+                .verify(Password::new(format!("{base}x")), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_never_match() {
+        let hasher = PasswordHasher::new(4);
+        assert!(
+            !hasher
+                .verify(Password::new("whatever1".into()), None)
+                .await
+                .unwrap()
+        );
+    }
+}

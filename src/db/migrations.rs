@@ -1,0 +1,39 @@
+//! The SQL migrations under `migrations/`, embedded in the binary and applied
+//! at start-up (`authql serve`) and by `authql migrate`.
+
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::StoreError;
+use super::pg::connect_error;
+
+/// Every migration of this build.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Session-level advisory lock key ("authql" in ASCII), held while migrating
+/// so that instances starting together do not race on the same migration.
+const LOCK_KEY: i64 = 0x61_75_74_68_71_6c;
+
+/// Applies pending migrations; returns the versions it applied.
+///
+/// Needs a multi-thread Tokio runtime: diesel's migration harness is
+/// synchronous and diesel-async bridges it with `block_in_place`.
+pub async fn run_pending(database_url: &str) -> Result<Vec<String>, StoreError> {
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .map_err(|e| connect_error(database_url, &e))?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK_KEY})"))
+        .execute(&mut conn)
+        .await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.iter().map(ToString::to_string).collect())
+        // The error may quote SQL; keep only that a migration failed.
+        .map_err(|_| StoreError::new("a migration failed to apply"));
+    let mut conn = harness.into_inner();
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
+        .execute(&mut conn)
+        .await?;
+    applied
+}

@@ -1,0 +1,183 @@
+//! Sessions and refresh tokens on PostgreSQL.
+//!
+//! Rotation is one SQL statement: spend the presented token, slide the
+//! session, store the successor and read the account, with no transaction
+//! round trips. Row locks make it safe under concurrency (see [`rotate`]).
+
+use diesel::dsl::now;
+use diesel::prelude::*;
+use diesel::sql_types::{Bytea, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::models::{NewRefreshTokenRow, NewSessionRow, UserRow};
+use crate::db::schema::{refresh_tokens, sessions, users};
+use crate::db::{NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User};
+
+/// Inserts a session and its first refresh token (the caller provides the
+/// transaction when it needs one).
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    session: &NewSession,
+) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(NewSessionRow {
+            id: session.id,
+            user_id,
+            expires_at: session.refresh_token.expires_at,
+        })
+        .execute(conn)
+        .await?;
+    diesel::insert_into(refresh_tokens::table)
+        .values(NewRefreshTokenRow {
+            token_hash: session.refresh_token.hash.as_bytes(),
+            session_id: session.id,
+            expires_at: session.refresh_token.expires_at,
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Starts a session for an existing account.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    session: &NewSession,
+) -> Result<(), StoreError> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| insert(conn, user_id, session).await)
+        .await?;
+    Ok(())
+}
+
+/// Spends a live token and stores its successor, in one statement.
+///
+/// Concurrency: the first `UPDATE` takes the token's row lock. A concurrent
+/// call with the same token waits for it, then re-checks `used_at IS NULL`
+/// against the committed row (READ COMMITTED re-evaluation), finds it spent
+/// and updates nothing. So of N concurrent calls exactly one rotates, however
+/// many server instances share the database.
+const ROTATE: &str = "
+WITH spent AS (
+    UPDATE refresh_tokens SET used_at = now()
+    WHERE token_hash = $1 AND session_id = $2 AND used_at IS NULL AND expires_at > now()
+    RETURNING session_id
+), session AS (
+    UPDATE sessions SET expires_at = $4
+    WHERE id = (SELECT session_id FROM spent) AND ended_at IS NULL AND expires_at > now()
+    RETURNING id, user_id
+), issued AS (
+    INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+    SELECT $3, id, $4 FROM session
+)
+SELECT users.id, users.email, users.role, users.created_at
+FROM session JOIN users ON users.id = session.user_id";
+
+/// Ends the session of a token that was already spent: reuse detection
+/// (OAuth 2.0 Security BCP, refresh token rotation). Whoever presents a spent
+/// token, the thief or the rightful client, the session can no longer be
+/// trusted, so every token of it stops working.
+const END_REUSED: &str = "
+UPDATE sessions SET ended_at = now(), end_reason = 'reuse'
+WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL)
+  AND ended_at IS NULL
+RETURNING id";
+
+#[derive(QueryableByName)]
+struct SessionId {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// See [`crate::db::Store::rotate_refresh_token`].
+pub async fn rotate(
+    conn: &mut AsyncPgConnection,
+    presented: &TokenHash,
+    session_id: Uuid,
+    next: &NewRefreshToken,
+) -> Result<Rotation, StoreError> {
+    let rotated: Option<UserRow> = diesel::sql_query(ROTATE)
+        .bind::<Bytea, _>(presented.as_bytes())
+        .bind::<SqlUuid, _>(session_id)
+        .bind::<Bytea, _>(next.hash.as_bytes())
+        .bind::<Timestamptz, _>(next.expires_at)
+        .get_result(conn)
+        .await
+        .optional()?;
+    if let Some(user) = rotated {
+        return Ok(Rotation::Rotated(User::try_from(user)?));
+    }
+    // Not rotated: run as its own statement so it sees the commit of whoever
+    // spent the token, even when that happened while we waited on the lock.
+    let reused: Option<SessionId> = diesel::sql_query(END_REUSED)
+        .bind::<Bytea, _>(presented.as_bytes())
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(match reused {
+        Some(SessionId { id }) => Rotation::Reused { session_id: id },
+        None => Rotation::Rejected,
+    })
+}
+
+/// See [`crate::db::Store::end_session_by_token`].
+pub async fn end_by_token(
+    conn: &mut AsyncPgConnection,
+    presented: &TokenHash,
+) -> Result<bool, StoreError> {
+    let session_of_token = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(presented.as_bytes()))
+        .select(refresh_tokens::session_id);
+    let ended = diesel::update(
+        sessions::table
+            .filter(sessions::id.eq_any(session_of_token))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::expires_at.gt(now)),
+    )
+    .set((
+        sessions::ended_at.eq(now),
+        sessions::end_reason.eq("logout"),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(ended > 0)
+}
+
+/// See [`crate::db::Store::end_all_sessions`].
+pub async fn end_all(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<u64, StoreError> {
+    let ended = diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::expires_at.gt(now)),
+    )
+    .set((
+        sessions::ended_at.eq(now),
+        sessions::end_reason.eq("logout_all"),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(ended as u64)
+}
+
+/// See [`crate::db::Store::find_session_user`]. One indexed lookup per
+/// guarded request: this is what makes access tokens die with their session.
+pub async fn find_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<User>, StoreError> {
+    let row: Option<UserRow> = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(User::try_from).transpose()
+}

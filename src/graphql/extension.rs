@@ -1,0 +1,76 @@
+//! Tags request errors (those raised before execution) with their standard
+//! codes, and records whether execution started, so the HTTP layer can answer
+//! as the GraphQL-over-HTTP spec asks (no `data`, and a 4xx status for
+//! `application/graphql-response+json`).
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+
+use super::RequestContext;
+
+/// `extensions.code` of a document that does not parse.
+pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+/// `extensions.code` of a document that parses but is not valid.
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+/// The extension factory registered on the schema.
+pub struct RequestPhases;
+
+impl ExtensionFactory for RequestPhases {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestPhases)
+    }
+}
+
+fn tag(mut error: ServerError, code: &'static str) -> ServerError {
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestPhases {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| tag(e, PARSE_FAILED))
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| tag(e, VALIDATION_FAILED))
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(request) = ctx.data_opt::<Arc<RequestContext>>() {
+            request.mark_executed();
+        }
+        next.run(ctx, operation_name).await
+    }
+}

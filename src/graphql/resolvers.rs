@@ -1,0 +1,95 @@
+//! The root fields. Each one is a call into [`AuthService`] and a translation.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result};
+
+use super::context::{Authenticated, principal};
+use super::cookie::{clear_refresh_cookie, deliver_refresh_token, presented_refresh_token};
+use super::types::{AuthPayload, LoginInput, RegisterInput, UserObject};
+use crate::auth::{AuthService, Password, SignedIn};
+use crate::error::AppError;
+
+fn auth<'a>(ctx: &Context<'a>) -> Result<&'a AuthService, AppError> {
+    ctx.data::<Arc<AuthService>>()
+        .map(AsRef::as_ref)
+        .map_err(|_| AppError::internal("auth service missing"))
+}
+
+/// Hands the refresh token over as the configured mode says.
+fn payload(ctx: &Context<'_>, signed_in: SignedIn) -> AuthPayload {
+    let in_body =
+        deliver_refresh_token(ctx, &signed_in.refresh_token, signed_in.refresh_expires_in);
+    AuthPayload::new(signed_in, in_body)
+}
+
+/// Read-only fields.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The account the access token belongs to. Needs a valid access token.
+    #[graphql(guard = "Authenticated")]
+    async fn me(&self, ctx: &Context<'_>) -> Result<UserObject> {
+        Ok(principal(ctx).await?.user.clone().into())
+    }
+}
+
+/// Fields that change state.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Creates an account with role USER and signs it in.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let signed_in = auth(ctx)?
+            .register(&input.email, Password::new(input.password))
+            .await?;
+        Ok(payload(ctx, signed_in))
+    }
+
+    /// Signs in with email and password.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        let signed_in = auth(ctx)?
+            .login(&input.email, Password::new(input.password))
+            .await?;
+        Ok(payload(ctx, signed_in))
+    }
+
+    /// Trades a refresh token for a new pair. The old refresh token stops working. Without the argument, the refresh-token cookie is used.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: Option<String>,
+    ) -> Result<AuthPayload> {
+        let (token, from_cookie) = presented_refresh_token(ctx, refresh_token)?;
+        match auth(ctx)?.refresh(&token).await {
+            Ok(signed_in) => Ok(payload(ctx, signed_in)),
+            Err(error) => {
+                // A dead cookie is of no further use to the browser.
+                if from_cookie && error == AppError::InvalidRefreshToken {
+                    clear_refresh_cookie(ctx);
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Ends the session the refresh token belongs to. True when a session was ended. Without the argument, the refresh-token cookie is used.
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> Result<bool> {
+        let (token, from_cookie) = presented_refresh_token(ctx, refresh_token)?;
+        let result = auth(ctx)?.logout(&token).await;
+        if result.is_ok() || from_cookie {
+            clear_refresh_cookie(ctx);
+        }
+        Ok(result?)
+    }
+
+    /// Ends every session of the signed-in account; returns how many. Needs a valid access token.
+    #[graphql(guard = "Authenticated")]
+    async fn logout_all(&self, ctx: &Context<'_>) -> Result<i32> {
+        let ended = auth(ctx)?.logout_all(principal(ctx).await?).await?;
+        clear_refresh_cookie(ctx);
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+}

@@ -1,0 +1,294 @@
+//! `POST /graphql` and `GET /graphql`.
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Request, Variables};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::negotiate::{MediaType, negotiate, wants_html};
+use super::response::{graphql, refusal};
+use crate::app::AppState;
+use crate::graphql::{PARSE_FAILED, RequestContext, read_refresh_cookie};
+
+/// Largest request body accepted. Operations of this API are a few hundred
+/// bytes and GraphiQL's introspection query about 2 KiB.
+pub const BODY_LIMIT: usize = 32 * 1024;
+
+const BAD_REQUEST_CODE: &str = PARSE_FAILED;
+
+/// The JSON body of a GraphQL-over-HTTP request.
+#[derive(Deserialize)]
+struct Body {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<serde_json::Value>,
+}
+
+/// The query string of a GET request.
+#[derive(Deserialize)]
+pub struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235).
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = header_str(headers, header::AUTHORIZATION)?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(read_refresh_cookie)
+}
+
+fn not_acceptable() -> Response {
+    refusal(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        BAD_REQUEST_CODE,
+        "Accept must allow application/json or application/graphql-response+json",
+    )
+}
+
+/// Builds the GraphQL request from its parts, or the 400 answer.
+fn build_request(
+    media: MediaType,
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<serde_json::Value>,
+) -> Result<Request, Box<Response>> {
+    let bad = |message: &str| {
+        Box::new(refusal(
+            StatusCode::BAD_REQUEST,
+            media,
+            BAD_REQUEST_CODE,
+            message,
+        ))
+    };
+    let Some(query) = query else {
+        return Err(bad("the request has no `query`"));
+    };
+    let variables = match variables {
+        None | Some(serde_json::Value::Null) => Variables::default(),
+        Some(value @ serde_json::Value::Object(_)) => Variables::from_json(value),
+        Some(_) => return Err(bad("`variables` must be an object")),
+    };
+    let mut request = Request::new(query).variables(variables);
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    Ok(request)
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request,
+    media: MediaType,
+) -> Response {
+    let context = Arc::new(RequestContext::new(
+        bearer_token(headers),
+        refresh_cookie(headers),
+    ));
+    let result = state
+        .schema
+        .execute(request.data(Arc::clone(&context)))
+        .await;
+    graphql(media, result, context.executed())
+}
+
+/// `POST /graphql` with a JSON body.
+pub async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(media) = negotiate(header_str(&headers, header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    let is_json = header_str(&headers, header::CONTENT_TYPE).is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !is_json {
+        // Also what keeps cross-site HTML forms (which cannot send JSON) from
+        // posting to /graphql with the browser's cookies.
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            BAD_REQUEST_CODE,
+            "Content-Type must be application/json",
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                BAD_REQUEST_CODE,
+                "the request body is too large",
+            );
+        }
+        Err(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                media,
+                BAD_REQUEST_CODE,
+                "unreadable body",
+            );
+        }
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            media,
+            BAD_REQUEST_CODE,
+            "batched requests are not supported",
+        );
+    }
+    let Ok(parsed) = serde_json::from_slice::<Body>(&body) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            media,
+            BAD_REQUEST_CODE,
+            "the body must be a JSON object with a string `query`",
+        );
+    };
+    match build_request(media, parsed.query, parsed.operation_name, parsed.variables) {
+        Ok(request) => execute(&state, &headers, request, media).await,
+        Err(response) => *response,
+    }
+}
+
+/// True when the operation the request selects is a mutation (or a
+/// subscription). Unparsable documents are left to the executor, which
+/// reports them as parse errors.
+fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|op| op.ty != OperationType::Query)
+}
+
+/// `GET /graphql`: GraphiQL for browsers, queries (never mutations) otherwise.
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let accept = header_str(&headers, header::ACCEPT);
+    let params = params.ok().map(|Query(p)| p);
+    let has_query = params.as_ref().is_some_and(|p| p.query.is_some());
+    if !has_query && wants_html(accept) {
+        return graphiql();
+    }
+    let Some(media) = negotiate(accept) else {
+        return not_acceptable();
+    };
+    let Some(params) = params else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            media,
+            BAD_REQUEST_CODE,
+            "malformed query string",
+        );
+    };
+    let variables = match params.variables.as_deref().map(serde_json::from_str) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(_)) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                media,
+                BAD_REQUEST_CODE,
+                "`variables` must be JSON",
+            );
+        }
+    };
+    if let Some(query) = &params.query {
+        if selects_mutation(query, params.operation_name.as_deref()) {
+            let mut response = refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                BAD_REQUEST_CODE,
+                "mutations must be sent with POST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    match build_request(media, params.query, params.operation_name, variables) {
+        Ok(request) => execute(&state, &headers, request, media).await,
+        Err(response) => *response,
+    }
+}
+
+fn graphiql() -> Response {
+    let page = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .title("authql")
+        .finish();
+    let mut response = Html(page).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc".into()));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer_token(&headers), None);
+    }
+
+    #[test]
+    fn finds_mutations_by_operation_name() {
+        assert!(selects_mutation("mutation { logoutAll }", None));
+        assert!(!selects_mutation("{ me { id } }", None));
+        let doc = "query A { me { id } } mutation B { logoutAll }";
+        assert!(selects_mutation(doc, Some("B")));
+        assert!(!selects_mutation(doc, Some("A")));
+        assert!(!selects_mutation("mutation {", None));
+    }
+}

@@ -1,0 +1,26 @@
+//! authql: a GraphQL authentication API.
+//!
+//! A request travels through the crate like this:
+//!
+//! 1. [`http`] receives it on `/graphql`, negotiates the media type, refuses
+//!    what the GraphQL-over-HTTP spec refuses (mutations over GET, non-JSON
+//!    bodies, oversized bodies), and collects the bearer token and refresh
+//!    cookie into a [`graphql::RequestContext`].
+//! 2. [`graphql`] parses, validates (depth and complexity limits) and runs
+//!    the operation; guards check the access token on `me` and `logoutAll`.
+//! 3. Resolvers call [`auth::AuthService`], which holds the flows: password
+//!    policy and bcrypt (off the async executor), JWTs, refresh rotation.
+//! 4. The flows speak to storage only through [`db::Store`], one atomic step
+//!    per call; [`db::pg`] implements it on PostgreSQL.
+//!
+//! Failures become [`error::AppError`], whose variants are the contract's
+//! error codes; internal details go to the log in a safe form, never to
+//! the client. [`config`] reads every setting once; [`app`] ties it together.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
