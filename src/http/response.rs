@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::MediaType;
@@ -12,9 +12,7 @@ use crate::graphql::VALIDATION_FAILED;
 /// shared or private, may keep it.
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-fn json_response(status: StatusCode, media: MediaType, body: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
+fn set_common_headers(response: &mut Response, media: MediaType) {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -22,6 +20,12 @@ fn json_response(status: StatusCode, media: MediaType, body: Vec<u8>) -> Respons
     );
     headers.insert(header::CACHE_CONTROL, NO_STORE);
     headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+}
+
+fn json_response(status: StatusCode, media: MediaType, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    set_common_headers(&mut response, media);
     response
 }
 
@@ -36,8 +40,7 @@ pub fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) 
 ///
 /// A request error (the document did not parse or validate, so nothing ran)
 /// has no `data` entry and, for `application/graphql-response+json`, status
-/// 400; with `application/json` it is 200, as legacy clients expect. Field
-/// errors always come with status 200 and `data` as null propagation left it.
+/// 400; with `application/json` it is 200, as legacy clients expect.
 pub fn graphql(media: MediaType, mut result: async_graphql::Response, executed: bool) -> Response {
     // Every error carries a code; anything async-graphql raised on its own
     // before execution is a validation failure.
@@ -47,31 +50,17 @@ pub fn graphql(media: MediaType, mut result: async_graphql::Response, executed: 
             extensions.set("code", VALIDATION_FAILED);
         }
     }
-    let (status, body) = if executed {
-        (StatusCode::OK, serde_json::to_vec(&result))
-    } else {
-        let status = match media {
-            MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-            MediaType::Json => StatusCode::OK,
-        };
-        (
-            status,
-            serde_json::to_vec(&json!({ "errors": result.errors })),
-        )
-    };
-    let Ok(body) = body else {
-        tracing::error!("could not serialize a GraphQL response");
-        return refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            media,
-            "INTERNAL_SERVER_ERROR",
-            "internal server error",
-        );
-    };
-    let mut response = json_response(status, media, body);
-    // Set-Cookie headers the resolvers added (refresh-token cookie mode).
-    for (name, value) in result.http_headers.iter() {
-        response.headers_mut().append(name, value.clone());
+    if executed {
+        // Status 200 and `data` as null propagation left it, even for field
+        // errors: that is how Apollo Client sees `extensions.code`.
+        let mut response = async_graphql_axum::GraphQLResponse::from(result).into_response();
+        set_common_headers(&mut response, media);
+        return response;
     }
-    response
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    };
+    let body = json!({ "errors": result.errors }).to_string().into_bytes();
+    json_response(status, media, body)
 }

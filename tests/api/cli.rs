@@ -1,0 +1,106 @@
+//! The `authql` binary: start-up refusals, `print-schema`, `migrate`.
+
+use std::process::Command;
+
+use crate::helpers::TestDb;
+
+/// The binary with a clean environment, run where no `.env` file is.
+fn authql(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let dir = std::env::temp_dir();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authql"));
+    command
+        .args(args)
+        .env_clear()
+        .current_dir(dir)
+        .env("RUST_LOG", "info");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn stderr_and_out(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    )
+}
+
+const LONG: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn production_refuses_to_start_without_both_secrets() {
+    for (env, variable) in [
+        (vec![("APP_ENV", "production")], "JWT_ACCESS_SECRET"),
+        (
+            vec![("APP_ENV", "production"), ("JWT_ACCESS_SECRET", LONG)],
+            "JWT_REFRESH_SECRET",
+        ),
+        (
+            vec![
+                ("APP_ENV", "production"),
+                ("JWT_ACCESS_SECRET", LONG),
+                ("JWT_REFRESH_SECRET", "short"),
+            ],
+            "JWT_REFRESH_SECRET",
+        ),
+        (
+            vec![
+                ("APP_ENV", "production"),
+                ("JWT_ACCESS_SECRET", &LONG[1..]),
+                ("JWT_REFRESH_SECRET", LONG),
+            ],
+            "JWT_ACCESS_SECRET",
+        ),
+    ] {
+        let output = authql(&["serve"], &env);
+        assert!(!output.status.success(), "{env:?}");
+        let text = stderr_and_out(&output);
+        assert!(text.contains(variable), "{env:?}: {text}");
+        assert!(!text.contains(LONG), "a secret was printed: {text}");
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_naming_the_variable() {
+    let output = authql(&["serve"], &[("JWT_ACCESS_EXPIRES", "soon")]);
+    assert!(!output.status.success());
+    assert!(stderr_and_out(&output).contains("JWT_ACCESS_EXPIRES"));
+}
+
+#[test]
+fn print_schema_prints_the_checked_in_schema() {
+    let output = authql(&["print-schema"], &[]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        include_str!("../../schema.graphql")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_creates_a_missing_database_and_applies_every_migration() {
+    // A name no test uses; `migrate` must create it.
+    let db = TestDb {
+        name: format!("authql_test_{}", uuid::Uuid::new_v4().simple()),
+    };
+    let url = db.url();
+    let output =
+        tokio::task::spawn_blocking(move || authql(&["migrate"], &[("DATABASE_URL", &url)]))
+            .await
+            .unwrap();
+    assert!(output.status.success(), "{}", stderr_and_out(&output));
+    let text = stderr_and_out(&output);
+    assert!(text.contains("created the database"), "{text}");
+    assert!(text.contains("applied migration"), "{text}");
+    assert!(
+        !text.contains("postgres@"),
+        "credentials in the log: {text}"
+    );
+    assert_eq!(
+        db.execute("SELECT 1 FROM users, sessions, refresh_tokens")
+            .await,
+        0
+    );
+}

@@ -1,0 +1,70 @@
+//! A database that goes away and comes back.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+use crate::helpers::proxy::Proxy;
+use crate::helpers::{ME, PASSWORD, TestApp, TestDb, db};
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_outage_is_503_and_internal_errors_then_recovery() {
+    let test_db = TestDb::new().await;
+    let (address, via) = db::server_address();
+    let proxy = Proxy::start(address).await;
+    let url = via(proxy.port, &test_db.name);
+    let app = TestApp::spawn_on(test_db, Some(url), &[]).await;
+    let session = app.register("outage@example.com").await;
+    assert_eq!(app.send(get("/readyz")).await.status, StatusCode::OK);
+
+    proxy.stop().await;
+    let ready = app.send(get("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.send(get("/healthz")).await.status, StatusCode::OK);
+
+    let checks = [
+        app.me(&session.access).await,
+        app.login_raw("outage@example.com", PASSWORD).await,
+        app.register_raw("new@example.com", PASSWORD).await,
+        app.refresh(&session.refresh).await,
+    ];
+    for resp in checks {
+        assert_eq!(resp.status, StatusCode::OK);
+        resp.assert_error("INTERNAL_SERVER_ERROR");
+        assert_eq!(resp.body["errors"][0]["message"], "internal server error");
+        let text = resp.text.to_lowercase();
+        for leak in [
+            "postgres",
+            "connection",
+            "sql",
+            "pool",
+            "refused",
+            "127.0.0.1",
+            "diesel",
+        ] {
+            assert!(!text.contains(leak), "leaked {leak:?}: {}", resp.text);
+        }
+    }
+
+    proxy.resume();
+    // Broken pooled connections are replaced on their next use.
+    let mut ready = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        ready = app.send(get("/readyz")).await.status;
+        if ready == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, StatusCode::OK);
+    app.me(&session.access).await.data("me");
+    app.post(ME, json!({}))
+        .await
+        .assert_error("UNAUTHENTICATED");
+}

@@ -1,0 +1,176 @@
+//! One PostgreSQL database per test, copied from a migrated template.
+//!
+//! `CREATE DATABASE ... TEMPLATE` copies files instead of replaying the
+//! migrations, which keeps each test's setup to a few milliseconds. The
+//! template's name carries a hash of the migrations, so editing one builds a
+//! new template; it is published by rename, so a crashed run never leaves a
+//! half-migrated template behind.
+
+use std::sync::OnceLock;
+
+use diesel::QueryableByName;
+use diesel::sql_types::Bool;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+/// The server the tests use: `TEST_DATABASE_URL` (without a database name),
+/// by default the local PostgreSQL of the README.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// `host:port` of the test server, and its URL with that part swapped for
+/// `127.0.0.1:<port>` (to go through a proxy).
+pub fn server_address() -> (String, impl Fn(u16, &str) -> String) {
+    let url = server_url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, address) = match rest.rsplit_once('@') {
+        Some((user, address)) => (format!("{user}@"), address.to_owned()),
+        None => (String::new(), rest.to_owned()),
+    };
+    let scheme = scheme.to_owned();
+    (address, move |port, name| {
+        format!("{scheme}://{userinfo}127.0.0.1:{port}/{name}")
+    })
+}
+
+fn migrations_fingerprint() -> String {
+    static FINGERPRINT: OnceLock<String> = OnceLock::new();
+    FINGERPRINT
+        .get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            names.sort();
+            let mut hasher = Sha256::new();
+            for path in names {
+                hasher.update(path.file_name().unwrap().to_string_lossy().as_bytes());
+                for file in ["up.sql", "down.sql"] {
+                    hasher.update(std::fs::read(path.join(file)).unwrap_or_default());
+                }
+            }
+            hasher.finalize()[..6]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .clone()
+}
+
+async fn admin() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&format!("{}/postgres", server_url()))
+        .await
+        .expect("PostgreSQL must be running (see README)")
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    diesel::sql_query(format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}') AS exists"
+    ))
+    .get_result::<Exists>(conn)
+    .await
+    .unwrap()
+    .exists
+}
+
+/// The migrated template, made once per migrations version.
+async fn template() -> String {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("authql_test_template_{}", migrations_fingerprint());
+            let mut conn = admin().await;
+            if database_exists(&mut conn, &name).await {
+                return name;
+            }
+            let staging = format!("{name}_{}", uuid::Uuid::new_v4().simple());
+            diesel::sql_query(format!("CREATE DATABASE {staging}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            authql::db::migrations::run_pending(&format!("{}/{staging}", server_url()))
+                .await
+                .unwrap();
+            let published = diesel::sql_query(format!("ALTER DATABASE {staging} RENAME TO {name}"))
+                .execute(&mut conn)
+                .await;
+            if published.is_err() {
+                // Another test process published it first.
+                diesel::sql_query(format!("DROP DATABASE {staging}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            name
+        })
+        .await
+        .clone()
+}
+
+/// A database of one's own, dropped with the value.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let template = template().await;
+        let name = format!("authql_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", server_url(), self.name)
+    }
+
+    /// A direct connection, for arranging or inspecting rows.
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url()).await.unwrap()
+    }
+
+    /// Runs one SQL statement directly.
+    pub async fn execute(&self, sql: &str) -> usize {
+        diesel::sql_query(sql)
+            .execute(&mut self.connect().await)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block on its own
+        // futures: use a short-lived runtime on another thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = admin().await;
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            });
+        })
+        .join();
+    }
+}

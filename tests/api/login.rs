@@ -1,0 +1,69 @@
+//! `login`: one answer for every bad pair, a new session for every success.
+
+use serde_json::json;
+
+use crate::helpers::{LOGIN, PASSWORD, TestApp};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_normalizes_the_email_and_starts_a_new_session() {
+    let app = TestApp::spawn().await;
+    let registered = app.register("login@example.com").await;
+    let resp = app.login_raw("  LOGIN@Example.com ", PASSWORD).await;
+    let payload = resp.data("login");
+    assert_eq!(payload["user"]["id"], registered.user_id.as_str());
+    assert_eq!(payload["user"]["email"], "login@example.com");
+    assert_eq!(payload["tokenType"], "Bearer");
+    assert_eq!(payload["expiresIn"], 900);
+
+    // Two sign-ins, two independent sessions: each refresh token rotates.
+    let second = app.login("login@example.com").await;
+    assert_ne!(second.refresh, registered.refresh);
+    app.refresh(&registered.refresh).await.data("refreshToken");
+    app.refresh(&second.refresh).await.data("refreshToken");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_pair_is_the_same_invalid_credentials() {
+    let app = TestApp::spawn().await;
+    app.register("real@example.com").await;
+    let cases = [
+        ("real@example.com", "wrong password"),
+        ("nobody@example.com", PASSWORD),
+        ("not-an-email", PASSWORD),
+        ("", ""),
+        ("real@example.com", ""),
+        ("real@example.com", "short"),
+        ("real@example.com", &"x".repeat(200)),
+        (&"a".repeat(400), PASSWORD),
+    ];
+    let mut messages = Vec::new();
+    for (email, password) in cases {
+        let resp = app.login_raw(email, password).await;
+        resp.assert_error("INVALID_CREDENTIALS");
+        assert_eq!(resp.body["data"], serde_json::Value::Null);
+        assert!(resp.body["errors"][0]["extensions"].get("field").is_none());
+        messages.push(resp.body["errors"][0]["message"].clone());
+    }
+    messages.dedup();
+    assert_eq!(
+        messages.len(),
+        1,
+        "one message for every failure: {messages:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_ignores_a_stale_authorization_header() {
+    let app = TestApp::spawn().await;
+    let session = app.register("stale-login@example.com").await;
+    app.post(crate::helpers::LOGOUT, json!({ "t": session.refresh }))
+        .await;
+    let resp = app
+        .post_with(
+            LOGIN,
+            json!({ "input": { "email": "stale-login@example.com", "password": PASSWORD } }),
+            &[("authorization", &format!("Bearer {}", session.access))],
+        )
+        .await;
+    resp.data("login");
+}

@@ -1,0 +1,18 @@
+//! Integration tests: the real router, in process, over a real PostgreSQL.
+//!
+//! Each test gets its own database, copied from a migrated template (see
+//! `helpers::db`), so tests run in parallel without seeing each other.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod cookie;
+mod health;
+mod helpers;
+mod http;
+mod login;
+mod logout;
+mod me;
+mod refresh;
+mod register;
+mod schema;
