@@ -35,6 +35,15 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
+/// A budget of attempts per window, from `RATE_LIMIT_*` (`10/15m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Attempts allowed per window.
+    pub max: u32,
+    /// The window.
+    pub window: Duration,
+}
+
 /// An HMAC key. `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);
@@ -92,6 +101,12 @@ pub struct Config {
     pub refresh_cookie: bool,
     /// `CORS_ORIGINS`.
     pub cors_origins: CorsOrigins,
+    /// `RATE_LIMIT_LOGIN`: failed logins per email; `None` when `0` (off).
+    pub rate_limit_login: Option<RateLimit>,
+    /// `RATE_LIMIT_IP`: sign-in calls per client IP; `None` when `0` (off).
+    pub rate_limit_ip: Option<RateLimit>,
+    /// `TRUST_PROXY_HEADERS`: take the client IP from `X-Forwarded-For`.
+    pub trust_proxy_headers: bool,
 }
 
 /// A setting that could not be used; names the variable.
@@ -197,17 +212,19 @@ impl Config {
             issuer: get("JWT_ISSUER").unwrap_or_else(|| "authql".to_owned()),
             bcrypt_cost,
             app_env,
-            refresh_cookie: match get("REFRESH_TOKEN_COOKIE").as_deref() {
-                None | Some("off") => false,
-                Some("on") => true,
-                Some(other) => {
-                    return Err(invalid(
-                        "REFRESH_TOKEN_COOKIE",
-                        format!("expected `on` or `off`, got `{other}`"),
-                    ));
-                }
-            },
+            refresh_cookie: switch(
+                get("REFRESH_TOKEN_COOKIE"),
+                "REFRESH_TOKEN_COOKIE",
+                ["off", "on"],
+            )?,
             cors_origins,
+            rate_limit_login: rate_limit(get("RATE_LIMIT_LOGIN"), "RATE_LIMIT_LOGIN", "10/15m")?,
+            rate_limit_ip: rate_limit(get("RATE_LIMIT_IP"), "RATE_LIMIT_IP", "300/5m")?,
+            trust_proxy_headers: switch(
+                get("TRUST_PROXY_HEADERS"),
+                "TRUST_PROXY_HEADERS",
+                ["false", "true"],
+            )?,
         })
     }
 
@@ -255,6 +272,48 @@ fn lifetime(
         invalid(
             variable,
             format!("expected a positive lifetime like `90s`, `15m`, `12h` or `30d`, got `{raw}`"),
+        )
+    })
+}
+
+/// A two-valued setting, off by default: `[off, on]` are its spellings.
+fn switch(
+    value: Option<String>,
+    variable: &'static str,
+    [off, on]: [&str; 2],
+) -> Result<bool, ConfigError> {
+    match value.as_deref() {
+        None => Ok(false),
+        Some(v) if v == off => Ok(false),
+        Some(v) if v == on => Ok(true),
+        Some(other) => Err(invalid(
+            variable,
+            format!("expected `{off}` or `{on}`, got `{other}`"),
+        )),
+    }
+}
+
+/// `10/15m` → ten per fifteen minutes; `0` → off.
+fn rate_limit(
+    value: Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<Option<RateLimit>, ConfigError> {
+    let raw = value.as_deref().unwrap_or(default);
+    if raw == "0" {
+        return Ok(None);
+    }
+    let parsed = raw.split_once('/').and_then(|(max, window)| {
+        let max = max.trim().parse::<u32>().ok().filter(|m| *m > 0)?;
+        Some(RateLimit {
+            max,
+            window: parse_duration(window.trim())?,
+        })
+    });
+    parsed.map(Some).ok_or_else(|| {
+        invalid(
+            variable,
+            format!("expected attempts per window like `10/15m`, or `0` for off; got `{raw}`"),
         )
     })
 }
@@ -474,6 +533,54 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "CORS_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn rate_limits_parse_and_zero_turns_them_off() {
+        let c = config(&[]).unwrap();
+        let fifteen_minutes = Duration::from_secs(900);
+        assert_eq!(
+            c.rate_limit_login,
+            Some(RateLimit {
+                max: 10,
+                window: fifteen_minutes
+            })
+        );
+        assert_eq!(
+            c.rate_limit_ip,
+            Some(RateLimit {
+                max: 300,
+                window: Duration::from_secs(300)
+            })
+        );
+        assert!(!c.trust_proxy_headers);
+        let c = config(&[("RATE_LIMIT_LOGIN", "0"), ("RATE_LIMIT_IP", "5/1h")]).unwrap();
+        assert_eq!(c.rate_limit_login, None);
+        assert_eq!(
+            c.rate_limit_ip,
+            Some(RateLimit {
+                max: 5,
+                window: Duration::from_secs(3600)
+            })
+        );
+        for bad in ["bogus", "10", "10/", "/15m", "0/15m", "-1/15m", "10/15x"] {
+            assert_eq!(
+                config(&[("RATE_LIMIT_LOGIN", bad)]).unwrap_err().variable,
+                "RATE_LIMIT_LOGIN",
+                "{bad}"
+            );
+        }
+        assert!(
+            config(&[("TRUST_PROXY_HEADERS", "true")])
+                .unwrap()
+                .trust_proxy_headers
+        );
+        assert_eq!(
+            config(&[("TRUST_PROXY_HEADERS", "maybe")])
+                .unwrap_err()
+                .variable,
+            "TRUST_PROXY_HEADERS"
         );
     }
 

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::{AuthService, Password, Principal, SignedIn, email};
-use crate::db::{CreateUserError, NewSession, NewUser, Rotation, TokenHash, User};
+use crate::db::{CreateUserError, EndSession, NewSession, NewUser, Rotation, TokenHash, User};
 use crate::error::AppError;
 
 fn store_failure(error: crate::db::StoreError) -> AppError {
@@ -118,21 +118,26 @@ impl AuthService {
 
     /// Ends the session of any refresh token this server issued, used or
     /// not, expired or not. True when a live session was ended; false when it
-    /// had already ended. A token this server never issued is an error.
+    /// had already ended. A token this server never issued (bad signature, or
+    /// validly signed but never stored) is an error.
     pub async fn logout(&self, presented: &str) -> Result<bool, AppError> {
         let claims = self
             .tokens
             .verify_refresh(presented, false)
             .ok_or(AppError::InvalidRefreshToken)?;
-        let ended = self
+        let outcome = self
             .store
             .end_session_by_token(&TokenHash::of(presented))
             .await
             .map_err(store_failure)?;
-        if ended {
-            tracing::info!(user.id = %claims.sub, session.id = %claims.sid, "logged out");
+        match outcome {
+            EndSession::Ended => {
+                tracing::info!(user.id = %claims.sub, session.id = %claims.sid, "logged out");
+                Ok(true)
+            }
+            EndSession::AlreadyEnded => Ok(false),
+            EndSession::Unknown => Err(AppError::InvalidRefreshToken),
         }
-        Ok(ended)
     }
 
     /// Ends every session of the signed-in account; returns how many.

@@ -112,6 +112,8 @@ impl TokenKeys {
         // 60-second grace (the library default) would outlive short tokens.
         validation.leeway = 0;
         validation.validate_aud = false;
+        // We never set `nbf`, but a token that carries one is held to it.
+        validation.validate_nbf = true;
         let mut any_age = validation.clone();
         any_age.validate_exp = false;
         Self {

@@ -149,6 +149,17 @@ pub enum Rotation {
     Rejected,
 }
 
+/// The outcome of ending a session by one of its refresh tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSession {
+    /// The session was live and is now ended.
+    Ended,
+    /// The token is known but its session had already ended or expired.
+    AlreadyEnded,
+    /// No such token was ever stored.
+    Unknown,
+}
+
 /// Everything the auth flows need from a database.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -178,9 +189,8 @@ pub trait Store: Send + Sync + 'static {
         next: &NewRefreshToken,
     ) -> Result<Rotation, StoreError>;
 
-    /// Ends the live session this token (used or not) belongs to. False when
-    /// the token is unknown or its session had already ended or expired.
-    async fn end_session_by_token(&self, presented: &TokenHash) -> Result<bool, StoreError>;
+    /// Ends the live session this token (used or not) belongs to.
+    async fn end_session_by_token(&self, presented: &TokenHash) -> Result<EndSession, StoreError>;
 
     /// Ends every live session of the account; returns how many.
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;

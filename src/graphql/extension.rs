@@ -1,17 +1,19 @@
 //! Tags request errors (those raised before execution) with their standard
-//! codes, and records whether execution started, so the HTTP layer can answer
-//! as the GraphQL-over-HTTP spec asks (no `data`, and a 4xx status for
+//! codes, checks variables before anything runs, and records whether
+//! execution started, so the HTTP layer can answer as the GraphQL-over-HTTP
+//! spec asks (no `data`, and a 4xx status for
 //! `application/graphql-response+json`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
-use super::RequestContext;
+use super::{RequestContext, variables};
 
 /// `extensions.code` of a document that does not parse.
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -23,8 +25,16 @@ pub struct RequestPhases;
 
 impl ExtensionFactory for RequestPhases {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestPhases)
+        Arc::new(PhasesOfOneRequest::default())
     }
+}
+
+/// The extension's state for one request.
+#[derive(Default)]
+struct PhasesOfOneRequest {
+    /// The requested operation name, for selecting the operation whose
+    /// variables to check.
+    operation_name: Mutex<Option<String>>,
 }
 
 fn tag(mut error: ServerError, code: &'static str) -> ServerError {
@@ -36,7 +46,19 @@ fn tag(mut error: ServerError, code: &'static str) -> ServerError {
 }
 
 #[async_trait::async_trait]
-impl Extension for RequestPhases {
+impl Extension for PhasesOfOneRequest {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut name) = self.operation_name.lock() {
+            name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -44,9 +66,19 @@ impl Extension for RequestPhases {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
+        let document = next
+            .run(ctx, query, variables)
             .await
-            .map_err(|e| tag(e, PARSE_FAILED))
+            .map_err(|e| tag(e, PARSE_FAILED))?;
+        let operation_name = self.operation_name.lock().ok().and_then(|n| n.clone());
+        variables::check(
+            &document,
+            operation_name.as_deref(),
+            variables,
+            &ctx.schema_env.registry,
+        )
+        .map_err(|e| tag(e, VALIDATION_FAILED))?;
+        Ok(document)
     }
 
     async fn validation(

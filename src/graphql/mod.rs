@@ -9,6 +9,7 @@ mod cookie;
 mod extension;
 mod resolvers;
 mod types;
+mod variables;
 
 use std::sync::Arc;
 

@@ -30,6 +30,7 @@ struct Body {
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
     variables: Option<serde_json::Value>,
+    extensions: Option<serde_json::Value>,
 }
 
 /// The query string of a GET request.
@@ -39,6 +40,7 @@ pub struct GetParams {
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
     variables: Option<String>,
+    extensions: Option<String>,
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -70,13 +72,23 @@ fn not_acceptable() -> Response {
     )
 }
 
-/// Builds the GraphQL request from its parts, or the 400 answer.
-fn build_request(
-    media: MediaType,
+/// The parameters of a GraphQL-over-HTTP request, from a body or a query
+/// string.
+struct Params {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<serde_json::Value>,
-) -> Result<Request, Box<Response>> {
+    extensions: Option<serde_json::Value>,
+}
+
+/// Builds the GraphQL request from its parameters, or the 400 answer.
+fn build_request(media: MediaType, params: Params) -> Result<Request, Box<Response>> {
+    let Params {
+        query,
+        operation_name,
+        variables,
+        extensions,
+    } = params;
     let bad = |message: &str| {
         Box::new(refusal(
             StatusCode::BAD_REQUEST,
@@ -93,6 +105,13 @@ fn build_request(
         Some(value @ serde_json::Value::Object(_)) => Variables::from_json(value),
         Some(_) => return Err(bad("`variables` must be an object")),
     };
+    // Not used by this server, but a malformed one is still a bad request.
+    if !matches!(
+        extensions,
+        None | Some(serde_json::Value::Null | serde_json::Value::Object(_))
+    ) {
+        return Err(bad("`extensions` must be an object"));
+    }
     let mut request = Request::new(query).variables(variables);
     if let Some(name) = operation_name {
         request = request.operation_name(name);
@@ -176,7 +195,13 @@ pub async fn graphql_post(
             "the body must be a JSON object with a string `query`",
         );
     };
-    match build_request(media, parsed.query, parsed.operation_name, parsed.variables) {
+    let params = Params {
+        query: parsed.query,
+        operation_name: parsed.operation_name,
+        variables: parsed.variables,
+        extensions: parsed.extensions,
+    };
+    match build_request(media, params) {
         Ok(request) => execute(&state, &headers, request, media).await,
         Err(response) => *response,
     }
@@ -220,17 +245,20 @@ pub async fn graphql_get(
             "malformed query string",
         );
     };
-    let variables = match params.variables.as_deref().map(serde_json::from_str) {
-        None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(_)) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                media,
-                BAD_REQUEST_CODE,
-                "`variables` must be JSON",
-            );
-        }
+    let json = |raw: Option<&str>| {
+        raw.map(serde_json::from_str::<serde_json::Value>)
+            .transpose()
+    };
+    let (Ok(variables), Ok(extensions)) = (
+        json(params.variables.as_deref()),
+        json(params.extensions.as_deref()),
+    ) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            media,
+            BAD_REQUEST_CODE,
+            "`variables` and `extensions` must be JSON",
+        );
     };
     if let Some(query) = &params.query {
         if selects_mutation(query, params.operation_name.as_deref()) {
@@ -246,7 +274,13 @@ pub async fn graphql_get(
             return response;
         }
     }
-    match build_request(media, params.query, params.operation_name, variables) {
+    let params = Params {
+        query: params.query,
+        operation_name: params.operation_name,
+        variables,
+        extensions,
+    };
+    match build_request(media, params) {
         Ok(request) => execute(&state, &headers, request, media).await,
         Err(response) => *response,
     }

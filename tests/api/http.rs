@@ -23,6 +23,11 @@ fn get(uri: &str, accept: &str) -> Request<Body> {
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
+/// A JSON POST asking for `application/graphql-response+json`.
+fn post_graphql_response(body: &Value) -> Request<Body> {
+    post(body.to_string(), Some(GRAPHQL_RESPONSE), "application/json")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn responses_follow_the_accept_header() {
     let app = TestApp::spawn().await;
@@ -92,6 +97,41 @@ async fn request_errors_have_no_data_and_a_standard_code() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn bad_variables_are_request_errors_and_nothing_runs() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        json!({ "query": REGISTER }),
+        json!({ "query": REGISTER, "variables": {} }),
+        json!({ "query": REGISTER, "variables": { "input": null } }),
+        json!({ "query": REGISTER, "variables": { "input": 5 } }),
+        json!({ "query": REGISTER, "variables": { "input": "a@b.co" } }),
+        json!({ "query": REGISTER, "variables": { "input": { "email": "a@b.co" } } }),
+    ];
+    for body in cases {
+        let resp = app.send(post_graphql_response(&body)).await;
+        assert_eq!(
+            resp.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            resp.text
+        );
+        assert_eq!(resp.code(), "GRAPHQL_VALIDATION_FAILED", "{body}");
+        assert!(resp.body.get("data").is_none(), "{body}: {}", resp.text);
+    }
+    // A variable with a default, or of a nullable type, may be left out.
+    let body = json!({ "query": "mutation($t: String) { logout(refreshToken: $t) }" });
+    let resp = app.send(post_graphql_response(&body)).await;
+    resp.assert_error("INVALID_REFRESH_TOKEN");
+    // Only the selected operation's variables count.
+    let body = json!({
+        "query": "query A { __typename } mutation B($i: RegisterInput!) { register(input: $i) { accessToken } }",
+        "operationName": "A",
+    });
+    let resp = app.send(post_graphql_response(&body)).await;
+    assert_eq!(resp.body, json!({ "data": { "__typename": "Query" } }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn field_errors_are_200_with_data_in_both_media_types() {
     let app = TestApp::spawn().await;
     let body = json!({ "query": ME }).to_string();
@@ -118,6 +158,8 @@ async fn malformed_bodies_are_400() {
         r#"{"query": "{ __typename }", "variables": [1]}"#,
         r#"{"query": "{ __typename }", "variables": "x"}"#,
         r#"[{"query": "{ __typename }"}]"#,
+        r#"{"query": "{ __typename }", "extensions": "x"}"#,
+        r#"{"query": "{ __typename }", "extensions": [1]}"#,
     ] {
         let resp = app
             .send(post(body, Some("application/json"), "application/json"))

@@ -117,6 +117,7 @@ async fn forged_and_misplaced_tokens_are_refused() {
         drop(c.as_object_mut().unwrap().remove("exp"))
     });
     edited("expired", &|c| c["exp"] = json!(tokens::now() - 1));
+    edited("not yet valid", &|c| c["nbf"] = json!(tokens::now() + 3600));
     edited("no type", &|c| {
         drop(c.as_object_mut().unwrap().remove("typ"))
     });

@@ -18,8 +18,8 @@ use uuid::Uuid;
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    CreateUserError, Credentials, NewRefreshToken, NewSession, NewUser, Rotation, Store,
-    StoreError, TokenHash, User,
+    CreateUserError, Credentials, EndSession, NewRefreshToken, NewSession, NewUser, Rotation,
+    Store, StoreError, TokenHash, User,
 };
 
 /// How long a request waits for a pooled connection (or for a new one to be
@@ -93,7 +93,7 @@ impl Store for PgStore {
         sessions::rotate(&mut *self.conn().await?, presented, session_id, next).await
     }
 
-    async fn end_session_by_token(&self, presented: &TokenHash) -> Result<bool, StoreError> {
+    async fn end_session_by_token(&self, presented: &TokenHash) -> Result<EndSession, StoreError> {
         sessions::end_by_token(&mut *self.conn().await?, presented).await
     }
 

@@ -6,13 +6,13 @@
 
 use diesel::dsl::now;
 use diesel::prelude::*;
-use diesel::sql_types::{Bytea, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Bytea, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::models::{NewRefreshTokenRow, NewSessionRow, UserRow};
 use crate::db::schema::{refresh_tokens, sessions, users};
-use crate::db::{NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User};
+use crate::db::{EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User};
 
 /// Inserts a session and its first refresh token (the caller provides the
 /// transaction when it needs one).
@@ -122,27 +122,40 @@ pub async fn rotate(
     })
 }
 
+/// Ends the session of a token, telling apart a token never stored from one
+/// whose session had already ended, in one statement.
+const END_BY_TOKEN: &str = "
+WITH token AS (
+    SELECT session_id FROM refresh_tokens WHERE token_hash = $1
+), ended AS (
+    UPDATE sessions SET ended_at = now(), end_reason = 'logout'
+    WHERE id = (SELECT session_id FROM token) AND ended_at IS NULL AND expires_at > now()
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM token) AS known, EXISTS (SELECT 1 FROM ended) AS ended";
+
+#[derive(QueryableByName)]
+struct EndOutcome {
+    #[diesel(sql_type = Bool)]
+    known: bool,
+    #[diesel(sql_type = Bool)]
+    ended: bool,
+}
+
 /// See [`crate::db::Store::end_session_by_token`].
 pub async fn end_by_token(
     conn: &mut AsyncPgConnection,
     presented: &TokenHash,
-) -> Result<bool, StoreError> {
-    let session_of_token = refresh_tokens::table
-        .filter(refresh_tokens::token_hash.eq(presented.as_bytes()))
-        .select(refresh_tokens::session_id);
-    let ended = diesel::update(
-        sessions::table
-            .filter(sessions::id.eq_any(session_of_token))
-            .filter(sessions::ended_at.is_null())
-            .filter(sessions::expires_at.gt(now)),
-    )
-    .set((
-        sessions::ended_at.eq(now),
-        sessions::end_reason.eq("logout"),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(ended > 0)
+) -> Result<EndSession, StoreError> {
+    let outcome: EndOutcome = diesel::sql_query(END_BY_TOKEN)
+        .bind::<Bytea, _>(presented.as_bytes())
+        .get_result(conn)
+        .await?;
+    Ok(match outcome {
+        EndOutcome { ended: true, .. } => EndSession::Ended,
+        EndOutcome { known: true, .. } => EndSession::AlreadyEnded,
+        EndOutcome { known: false, .. } => EndSession::Unknown,
+    })
 }
 
 /// See [`crate::db::Store::end_all_sessions`].
