@@ -110,6 +110,10 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     let listener = TcpListener::bind(&address)
         .await
         .map_err(|e| format!("could not listen on {address}: {e}"))?;
+    // The bound address, which differs from the configured one with PORT=0.
+    let address = listener
+        .local_addr()
+        .map_or(address, |bound| bound.to_string());
     tracing::info!(
         %address,
         database = %redact_url(&config.database_url),

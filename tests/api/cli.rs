@@ -104,3 +104,64 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_then_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+
+    let db = TestDb::new().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authql"))
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .envs([
+            ("DATABASE_URL", db.url().as_str()),
+            ("PORT", "0"),
+            ("RUST_LOG", "info"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (address, lines) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let address = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                let start = line.find("http://")? + "http://".len();
+                let rest = &line[start..];
+                Some(rest[..rest.find('/')?].to_owned())
+            })
+            .unwrap();
+        (address, lines)
+    })
+    .await
+    .unwrap();
+
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .await
+    .unwrap();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+}
