@@ -5,6 +5,7 @@
 //! GraphQL or HTTP (the resolvers in `graphql/` translate), and nothing of
 //! SQL (the store does one atomic step per call).
 
+mod cpu_pool;
 pub mod email;
 mod flows;
 pub mod password;

@@ -2,14 +2,16 @@
 //!
 //! bcrypt is slow on purpose (about 250 ms at cost 12). Run on a Tokio worker
 //! it would stall every other request on that worker, so each hash or verify
-//! runs on the blocking pool, and a semaphore bounds how many run at once (one
-//! per core): a login storm queues up instead of starving cheap requests.
+//! runs on a [`CpuPool`]: one low-priority thread per core, one job per
+//! thread at a time. A login storm queues up instead of starving cheap
+//! requests.
 
 use std::fmt;
 use std::sync::Arc;
 
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
+use super::cpu_pool::CpuPool;
 use crate::error::AppError;
 
 /// Fewest bytes a password may have.
@@ -48,7 +50,7 @@ impl fmt::Debug for Password {
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
-    permits: Arc<Semaphore>,
+    pool: CpuPool,
     /// A hash of a random password at the configured cost. Logins for unknown
     /// emails verify against it, so they cost the same bcrypt work as a wrong
     /// password and response times do not reveal which emails have accounts.
@@ -61,7 +63,7 @@ impl PasswordHasher {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             cost,
-            permits: Arc::new(Semaphore::new(cores)),
+            pool: CpuPool::new(cores, "authql-bcrypt"),
             dummy: Arc::new(OnceCell::new()),
         }
     }
@@ -117,14 +119,10 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
-            .permits
-            .acquire()
+        self.pool
+            .run(work)
             .await
-            .map_err(|_| AppError::internal("password hasher closed"))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| AppError::internal("password hashing task failed"))
+            .map_err(|_| AppError::internal("password hashing pool unavailable"))
     }
 }
 

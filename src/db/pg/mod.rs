@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: a deadpool of fully async diesel connections.
 
+mod prepared;
 mod sessions;
 mod setup;
 mod users;

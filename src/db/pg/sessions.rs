@@ -2,14 +2,16 @@
 //!
 //! Rotation is one SQL statement: spend the presented token, slide the
 //! session, store the successor and read the account, with no transaction
-//! round trips. Row locks make it safe under concurrency (see [`rotate`]).
+//! round trips, prepared once per connection (see [`super::prepared`]). Row
+//! locks make it safe under concurrency (see [`ROTATE`]).
 
 use diesel::dsl::now;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Bytea, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::prepared::{Bind, Prepared, Statement};
 use crate::db::models::{NewRefreshTokenRow, NewSessionRow, UserRow};
 use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::{EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User};
@@ -59,7 +61,11 @@ pub async fn create(
 /// against the committed row (READ COMMITTED re-evaluation), finds it spent
 /// and updates nothing. So of N concurrent calls exactly one rotates, however
 /// many server instances share the database.
-const ROTATE: &str = "
+struct Rotate;
+
+impl Statement for Rotate {
+    type Row = (SqlUuid, Text, Text, Timestamptz);
+    const SQL: &'static str = "
 WITH spent AS (
     UPDATE refresh_tokens SET used_at = now()
     WHERE token_hash = $1 AND session_id = $2 AND used_at IS NULL AND expires_at > now()
@@ -74,21 +80,21 @@ WITH spent AS (
 )
 SELECT users.id, users.email, users.role, users.created_at
 FROM session JOIN users ON users.id = session.user_id";
+}
 
 /// Ends the session of a token that was already spent: reuse detection
 /// (OAuth 2.0 Security BCP, refresh token rotation). Whoever presents a spent
 /// token, the thief or the rightful client, the session can no longer be
 /// trusted, so every token of it stops working.
-const END_REUSED: &str = "
+struct EndReused;
+
+impl Statement for EndReused {
+    type Row = SqlUuid;
+    const SQL: &'static str = "
 UPDATE sessions SET ended_at = now(), end_reason = 'reuse'
 WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL)
   AND ended_at IS NULL
 RETURNING id";
-
-#[derive(QueryableByName)]
-struct SessionId {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
 }
 
 /// See [`crate::db::Store::rotate_refresh_token`].
@@ -98,33 +104,37 @@ pub async fn rotate(
     session_id: Uuid,
     next: &NewRefreshToken,
 ) -> Result<Rotation, StoreError> {
-    let rotated: Option<UserRow> = diesel::sql_query(ROTATE)
-        .bind::<Bytea, _>(presented.as_bytes())
-        .bind::<SqlUuid, _>(session_id)
-        .bind::<Bytea, _>(next.hash.as_bytes())
-        .bind::<Timestamptz, _>(next.expires_at)
-        .get_result(conn)
-        .await
-        .optional()?;
+    let rotated: Option<UserRow> = Prepared::<Rotate>::new(vec![
+        Bind::Bytes(presented.as_bytes()),
+        Bind::Uuid(session_id),
+        Bind::Bytes(next.hash.as_bytes()),
+        Bind::Timestamp(next.expires_at),
+    ])
+    .get_result(conn)
+    .await
+    .optional()?;
     if let Some(user) = rotated {
         return Ok(Rotation::Rotated(User::try_from(user)?));
     }
     // Not rotated: run as its own statement so it sees the commit of whoever
     // spent the token, even when that happened while we waited on the lock.
-    let reused: Option<SessionId> = diesel::sql_query(END_REUSED)
-        .bind::<Bytea, _>(presented.as_bytes())
+    let reused: Option<Uuid> = Prepared::<EndReused>::new(vec![Bind::Bytes(presented.as_bytes())])
         .get_result(conn)
         .await
         .optional()?;
     Ok(match reused {
-        Some(SessionId { id }) => Rotation::Reused { session_id: id },
+        Some(session_id) => Rotation::Reused { session_id },
         None => Rotation::Rejected,
     })
 }
 
 /// Ends the session of a token, telling apart a token never stored from one
 /// whose session had already ended, in one statement.
-const END_BY_TOKEN: &str = "
+struct EndByToken;
+
+impl Statement for EndByToken {
+    type Row = (Bool, Bool);
+    const SQL: &'static str = "
 WITH token AS (
     SELECT session_id FROM refresh_tokens WHERE token_hash = $1
 ), ended AS (
@@ -132,14 +142,7 @@ WITH token AS (
     WHERE id = (SELECT session_id FROM token) AND ended_at IS NULL AND expires_at > now()
     RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM token) AS known, EXISTS (SELECT 1 FROM ended) AS ended";
-
-#[derive(QueryableByName)]
-struct EndOutcome {
-    #[diesel(sql_type = Bool)]
-    known: bool,
-    #[diesel(sql_type = Bool)]
-    ended: bool,
+SELECT EXISTS (SELECT 1 FROM token), EXISTS (SELECT 1 FROM ended)";
 }
 
 /// See [`crate::db::Store::end_session_by_token`].
@@ -147,14 +150,14 @@ pub async fn end_by_token(
     conn: &mut AsyncPgConnection,
     presented: &TokenHash,
 ) -> Result<EndSession, StoreError> {
-    let outcome: EndOutcome = diesel::sql_query(END_BY_TOKEN)
-        .bind::<Bytea, _>(presented.as_bytes())
-        .get_result(conn)
-        .await?;
-    Ok(match outcome {
-        EndOutcome { ended: true, .. } => EndSession::Ended,
-        EndOutcome { known: true, .. } => EndSession::AlreadyEnded,
-        EndOutcome { known: false, .. } => EndSession::Unknown,
+    let (known, ended): (bool, bool) =
+        Prepared::<EndByToken>::new(vec![Bind::Bytes(presented.as_bytes())])
+            .get_result(conn)
+            .await?;
+    Ok(match (known, ended) {
+        (_, true) => EndSession::Ended,
+        (true, false) => EndSession::AlreadyEnded,
+        (false, false) => EndSession::Unknown,
     })
 }
 

@@ -1,0 +1,291 @@
+//! The load benchmark: `cargo bench --bench load`.
+//!
+//! Starts the release build of authql on a fresh PostgreSQL database, seeds
+//! what each scenario needs, runs every scenario for a fixed time at a fixed
+//! concurrency over loopback, and prints one row per scenario: requests/s,
+//! p50, p99, errors (an HTTP 200 whose body carries GraphQL `errors` counts as
+//! one) and the server's peak RSS so far. Its own load generator (hyper, one
+//! keep-alive connection per virtual user, on one thread) needs nothing
+//! installed beyond PostgreSQL.
+//!
+//! Settings: `BENCH_SECONDS` (per scenario, default 10), `BENCH_ONLY` (a
+//! comma-separated subset of `me,refresh,login,register,storm`) and
+//! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`;
+//! the database is dropped and recreated).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+mod client;
+mod server;
+mod stats;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+
+use client::Conn;
+use server::Server;
+use stats::Outcome;
+
+const PASSWORD: &str = "bench password 123";
+const SEED_EMAIL: &str = "seed@bench.example";
+const BCRYPT_COST: u32 = 10;
+
+const ME: &str = "{ me { id email role } }";
+const LOGIN: &str =
+    "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }";
+const REGISTER: &str =
+    "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken } }";
+const REFRESH: &str =
+    "mutation($t: String) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
+
+/// What a virtual user sends, over and over.
+#[derive(Clone)]
+enum Load {
+    /// `me` with this access token.
+    Me(String),
+    /// `refreshToken`, chaining each returned token into the next call.
+    Refresh,
+    /// `login` of the seeded account.
+    Login,
+    /// `register` with a new email each time.
+    Register,
+}
+
+fn body(query: &str, variables: Value) -> String {
+    json!({ "query": query, "variables": variables }).to_string()
+}
+
+fn login_body() -> String {
+    body(
+        LOGIN,
+        json!({ "input": { "email": SEED_EMAIL, "password": PASSWORD } }),
+    )
+}
+
+/// Logs the seeded account in; returns `(accessToken, refreshToken)`.
+async fn login(conn: &mut Conn) -> (String, String) {
+    let (_, bytes) = conn.post(login_body(), None).await;
+    let v: Value = serde_json::from_slice(&bytes).expect("login answer");
+    let payload = &v["data"]["login"];
+    (
+        payload["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned(),
+        payload["refreshToken"]
+            .as_str()
+            .expect("refreshToken")
+            .to_owned(),
+    )
+}
+
+/// One virtual user: sends `load` until `deadline`; returns latencies (µs)
+/// and the number of errors.
+async fn virtual_user(
+    addr: SocketAddr,
+    load: Load,
+    user: usize,
+    deadline: Instant,
+) -> (Vec<u32>, usize) {
+    let mut conn = Conn::open(addr).await;
+    let mut refresh = match load {
+        Load::Refresh => Some(login(&mut conn).await.1),
+        _ => None,
+    };
+    let (mut latencies, mut errors, mut n) = (Vec::with_capacity(1 << 16), 0, 0u64);
+    while Instant::now() < deadline {
+        n += 1;
+        let (request, bearer) = match &load {
+            Load::Me(token) => (body(ME, json!({})), Some(token.as_str())),
+            Load::Refresh => (body(REFRESH, json!({ "t": refresh })), None),
+            Load::Login => (login_body(), None),
+            Load::Register => {
+                let email = format!("u{user}-{n}-{}@bench.example", std::process::id());
+                (
+                    body(
+                        REGISTER,
+                        json!({ "input": { "email": email, "password": PASSWORD } }),
+                    ),
+                    None,
+                )
+            }
+        };
+        let sent = Instant::now();
+        let (status, bytes) = conn.post(request, bearer).await;
+        latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        let ok = status.is_success() && !bytes.windows(8).any(|w| w == b"\"errors\"");
+        if !ok {
+            errors += 1;
+        }
+        if let Load::Refresh = load {
+            refresh = if ok {
+                let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                v["data"]["refreshToken"]["refreshToken"]
+                    .as_str()
+                    .map(str::to_owned)
+            } else {
+                None
+            };
+            if refresh.is_none() {
+                // The chain broke (counted above): start a new session.
+                refresh = Some(login(&mut conn).await.1);
+            }
+        }
+    }
+    (latencies, errors)
+}
+
+/// Runs `connections` virtual users of `load` for `duration`.
+async fn scenario(
+    addr: SocketAddr,
+    name: &str,
+    load: Load,
+    connections: usize,
+    duration: Duration,
+) -> Outcome {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let users: Vec<_> = (0..connections)
+        .map(|user| tokio::spawn(virtual_user(addr, load.clone(), user, deadline)))
+        .collect();
+    let mut outcome = Outcome {
+        name: name.to_owned(),
+        connections,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        errors: 0,
+    };
+    for user in users {
+        let (latencies, errors) = user.await.unwrap();
+        outcome.latencies.extend(latencies);
+        outcome.errors += errors;
+    }
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+async fn fresh_database(url: &str) {
+    let (server, name) = url
+        .rsplit_once('/')
+        .expect("a database name in BENCH_DATABASE_URL");
+    let mut conn = AsyncPgConnection::establish(&format!("{server}/postgres"))
+        .await
+        .expect("PostgreSQL must be running");
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Median seconds for one bcrypt hash at `cost`, measured here.
+fn bcrypt_seconds(cost: u32) -> f64 {
+    let mut samples: Vec<f64> = (0..7)
+        .map(|_| {
+            let started = Instant::now();
+            bcrypt::hash(PASSWORD, cost).unwrap();
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    format!("{cores} cores, {cpu}")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let duration = Duration::from_secs(seconds);
+    let url = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/authql_bench".to_owned());
+
+    println!(
+        "authql load benchmark: {}; {seconds} s per scenario; BCRYPT_COST={BCRYPT_COST}",
+        machine()
+    );
+    fresh_database(&url).await;
+    // First start creates and migrates the database; the second measures
+    // start-up on a migrated database, as in production.
+    let (first, _) = Server::start(&url, BCRYPT_COST).await;
+    drop(first);
+    let (server, ready) = Server::start(&url, BCRYPT_COST).await;
+    println!(
+        "ready (spawn to /readyz 200) on a migrated database: {:.1} ms",
+        ready.as_secs_f64() * 1000.0
+    );
+
+    let addr = server.addr;
+    let mut conn = Conn::open(addr).await;
+    let (_, reply) = conn
+        .post(
+            body(
+                REGISTER,
+                json!({ "input": { "email": SEED_EMAIL, "password": PASSWORD } }),
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        !reply.windows(8).any(|w| w == b"\"errors\""),
+        "seeding failed"
+    );
+    let (access, _) = login(&mut conn).await;
+
+    println!();
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |key: &str| only.is_empty() || only.split(',').any(|k| k.trim() == key);
+    stats::header();
+    for (key, name, load, connections) in [
+        ("me", "me", Load::Me(access.clone()), 32),
+        ("refresh", "refresh", Load::Refresh, 32),
+        ("login", "login (cost 10)", Load::Login, 32),
+        ("register", "register (cost 10)", Load::Register, 32),
+    ] {
+        if wanted(key) {
+            let mut outcome = scenario(addr, name, load, connections, duration).await;
+            stats::row(&mut outcome, server.peak_rss_mib());
+        }
+    }
+    if wanted("storm") {
+        let me = Load::Me(access.clone());
+        let (mut me, mut storm) = tokio::join!(
+            scenario(addr, "me during login storm", me, 8, duration),
+            scenario(addr, "login storm (cost 10)", Load::Login, 64, duration),
+        );
+        stats::row(&mut me, server.peak_rss_mib());
+        stats::row(&mut storm, server.peak_rss_mib());
+    }
+
+    let hash = bcrypt_seconds(BCRYPT_COST);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!();
+    println!(
+        "bcrypt bound at cost {BCRYPT_COST}: {cores} cores / {:.1} ms per hash = {:.1} hashes/s",
+        hash * 1000.0,
+        cores as f64 / hash
+    );
+}
