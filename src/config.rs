@@ -140,10 +140,13 @@ impl Config {
     }
 
     /// Builds the configuration from any source of variables. An empty value
-    /// counts as unset, as in most `.env` tooling.
+    /// counts as unset, as in most `.env` tooling. Values are trimmed, except
+    /// the secrets and the issuer, which are used byte for byte: another
+    /// service verifying our tokens with the same value must agree with us.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let exact = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let get = |name: &str| {
-            lookup(name)
+            exact(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
@@ -160,8 +163,12 @@ impl Config {
         };
         let production = app_env == AppEnv::Production;
 
-        let access_secret = secret(get("JWT_ACCESS_SECRET"), "JWT_ACCESS_SECRET", production)?;
-        let refresh_secret = secret(get("JWT_REFRESH_SECRET"), "JWT_REFRESH_SECRET", production)?;
+        let access_secret = secret(exact("JWT_ACCESS_SECRET"), "JWT_ACCESS_SECRET", production)?;
+        let refresh_secret = secret(
+            exact("JWT_REFRESH_SECRET"),
+            "JWT_REFRESH_SECRET",
+            production,
+        )?;
         let secrets_generated = access_secret.1 || refresh_secret.1;
 
         let bcrypt_cost = match get("BCRYPT_COST") {
@@ -209,7 +216,7 @@ impl Config {
             secrets_generated,
             access_ttl: lifetime(get("JWT_ACCESS_EXPIRES"), "JWT_ACCESS_EXPIRES", "15m")?,
             refresh_ttl: lifetime(get("JWT_REFRESH_EXPIRES"), "JWT_REFRESH_EXPIRES", "30d")?,
-            issuer: get("JWT_ISSUER").unwrap_or_else(|| "authql".to_owned()),
+            issuer: exact("JWT_ISSUER").unwrap_or_else(|| "authql".to_owned()),
             bcrypt_cost,
             app_env,
             refresh_cookie: switch(
@@ -582,6 +589,13 @@ mod tests {
                 .variable,
             "TRUST_PROXY_HEADERS"
         );
+    }
+
+    #[test]
+    fn secrets_and_issuer_are_used_byte_for_byte() {
+        let c = config(&[("JWT_ACCESS_SECRET", "  padded  "), ("JWT_ISSUER", " me ")]).unwrap();
+        assert_eq!(c.access_secret.as_bytes(), b"  padded  ");
+        assert_eq!(c.issuer, " me ");
     }
 
     #[test]

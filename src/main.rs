@@ -77,13 +77,13 @@ fn main() -> ExitCode {
 async fn migrate(config: &Config) -> Result<(), String> {
     if ensure_database(&config.database_url)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.describe().to_owned())?
     {
         tracing::info!(database = %redact_url(&config.database_url), "created the database");
     }
     let applied = migrations::run_pending(&config.database_url)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.describe().to_owned())?;
     for version in &applied {
         tracing::info!(%version, "applied migration");
     }
@@ -104,8 +104,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     if config.app_env == AppEnv::Production && config.access_secret == config.refresh_secret {
         tracing::warn!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET are equal; use two secrets");
     }
-    let store =
-        PgStore::new(&config.database_url, config.database_pool_size).map_err(|e| e.to_string())?;
+    let store = PgStore::new(&config.database_url, config.database_pool_size)
+        .map_err(|e| e.describe().to_owned())?;
     let address = config.listen_address();
     let listener = TcpListener::bind(&address)
         .await

@@ -8,7 +8,7 @@ use crate::db::{CreateUserError, EndSession, NewSession, NewUser, Rotation, Toke
 use crate::error::AppError;
 
 fn store_failure(error: crate::db::StoreError) -> AppError {
-    AppError::internal(error.to_string())
+    AppError::internal(error.describe())
 }
 
 impl AuthService {
@@ -127,7 +127,7 @@ impl AuthService {
             .ok_or(AppError::InvalidRefreshToken)?;
         let outcome = self
             .store
-            .end_session_by_token(&TokenHash::of(presented))
+            .end_session_by_token(&TokenHash::of(presented), claims.sub)
             .await
             .map_err(store_failure)?;
         match outcome {

@@ -5,6 +5,13 @@
 //! before the signature is looked at), `exp`, `iss` and `sub` are required,
 //! the issuer is checked, and a `typ` claim keeps one kind of token from
 //! being accepted as the other even if both secrets were set alike.
+//!
+//! Refresh tokens are JWTs too, rather than opaque random strings: the
+//! contract signs them with `JWT_REFRESH_SECRET` and tells a token this
+//! server never issued (a foreign signature) from one whose session ended.
+//! The signature only proves origin; whether a refresh token still works is
+//! decided by the database, which stores its SHA-256 (see `db::TokenHash`),
+//! and each one carries 128 random bits in `jti`.
 
 use std::time::Duration;
 

@@ -4,8 +4,6 @@
 //! details. [`StoreError`] keeps only a classification (the error kind and
 //! the names of our own constraints and tables), so it is safe to log.
 
-use std::fmt;
-
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// A storage failure, safe to log, never shown to clients.
@@ -19,9 +17,13 @@ impl StoreError {
     }
 }
 
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+// Deliberately no `Display`: async-graphql turns any `Display` type into a
+// client-facing error with its text, so a stray `?` on a `StoreError` in a
+// resolver must not compile. Callers use `describe` for logs.
+impl StoreError {
+    /// The safe description, for logs and `AppError::Internal`.
+    pub fn describe(&self) -> &str {
+        &self.0
     }
 }
 

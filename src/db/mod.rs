@@ -2,8 +2,10 @@
 //!
 //! [`Store`] is named for what the flows need (`rotate_refresh_token`,
 //! `end_session_by_token`, ...), never for tables, and never hands out a
-//! connection. Each call is one atomic step in the database, so several
-//! authql instances can share one database without in-process locks.
+//! connection. Each call's change is atomic in the database (one statement
+//! or one transaction), so several authql instances can share one database
+//! without in-process locks.
+
 //! The PostgreSQL backend lives in [`pg`].
 
 mod error;
@@ -189,8 +191,13 @@ pub trait Store: Send + Sync + 'static {
         next: &NewRefreshToken,
     ) -> Result<Rotation, StoreError>;
 
-    /// Ends the live session this token (used or not) belongs to.
-    async fn end_session_by_token(&self, presented: &TokenHash) -> Result<EndSession, StoreError>;
+    /// Ends the live session this token (used or not) of `user_id` belongs
+    /// to. Tokens of a deleted account count as [`EndSession::AlreadyEnded`].
+    async fn end_session_by_token(
+        &self,
+        presented: &TokenHash,
+        user_id: Uuid,
+    ) -> Result<EndSession, StoreError>;
 
     /// Ends every live session of the account; returns how many.
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;

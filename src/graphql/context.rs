@@ -19,6 +19,8 @@ pub struct RequestContext {
     /// guarded field asks: public fields never look at it, so a stale header
     /// cannot fail `login` or `refreshToken`.
     principal: OnceCell<Result<Principal, AppError>>,
+    /// Set by `logoutAll`: later fields of the same request are refused too.
+    signed_out: AtomicBool,
     executed: AtomicBool,
 }
 
@@ -45,6 +47,18 @@ impl RequestContext {
     pub(super) fn mark_executed(&self) {
         self.executed.store(true, Ordering::Relaxed);
     }
+
+    /// The session of this request's token just ended.
+    pub(super) fn mark_signed_out(&self) {
+        self.signed_out.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The authentication flows, as the schema carries them.
+pub(super) fn auth_service<'a>(ctx: &Context<'a>) -> Result<&'a AuthService, AppError> {
+    ctx.data::<Arc<AuthService>>()
+        .map(AsRef::as_ref)
+        .map_err(|_| AppError::internal("auth service missing"))
 }
 
 /// The request's context, as inserted by the HTTP layer.
@@ -57,9 +71,10 @@ pub(super) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a RequestContex
 /// The authenticated principal of this request, checked once and cached.
 pub(super) async fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, AppError> {
     let request = request_context(ctx)?;
-    let auth = ctx
-        .data::<Arc<AuthService>>()
-        .map_err(|_| AppError::internal("auth service missing"))?;
+    if request.signed_out.load(Ordering::Relaxed) {
+        return Err(AppError::Unauthenticated);
+    }
+    let auth = auth_service(ctx)?;
     let result = request
         .principal
         .get_or_init(|| async {

@@ -66,10 +66,13 @@ impl Extension for PhasesOfOneRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| tag(e, PARSE_FAILED))?;
+        let document = next.run(ctx, query, variables).await.map_err(|mut e| {
+            // The parser's message quotes the document back, and the document
+            // may hold a password: keep only where the error is.
+            e.message = "syntax error in the GraphQL document".to_owned();
+            tag(e, PARSE_FAILED)
+        })?;
+
         let operation_name = self.operation_name.lock().ok().and_then(|n| n.clone());
         variables::check(
             &document,

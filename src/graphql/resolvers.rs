@@ -1,20 +1,13 @@
 //! The root fields. Each one is a call into [`AuthService`] and a translation.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, Object, Result};
 
-use super::context::{Authenticated, principal};
+use super::SIGN_IN_COMPLEXITY;
+use super::context::{Authenticated, auth_service as auth, principal, request_context};
 use super::cookie::{clear_refresh_cookie, deliver_refresh_token, presented_refresh_token};
 use super::types::{AuthPayload, LoginInput, RegisterInput, UserObject};
-use crate::auth::{AuthService, Password, SignedIn};
+use crate::auth::{Password, SignedIn};
 use crate::error::AppError;
-
-fn auth<'a>(ctx: &Context<'a>) -> Result<&'a AuthService, AppError> {
-    ctx.data::<Arc<AuthService>>()
-        .map(AsRef::as_ref)
-        .map_err(|_| AppError::internal("auth service missing"))
-}
 
 /// Hands the refresh token over as the configured mode says.
 fn payload(ctx: &Context<'_>, signed_in: SignedIn) -> AuthPayload {
@@ -41,6 +34,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Creates an account with role USER and signs it in.
+    #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?
             .register(&input.email, Password::new(input.password))
@@ -49,6 +43,7 @@ impl Mutation {
     }
 
     /// Signs in with email and password.
+    #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?
             .login(&input.email, Password::new(input.password))
@@ -57,6 +52,7 @@ impl Mutation {
     }
 
     /// Trades a refresh token for a new pair. The old refresh token stops working. Without the argument, the refresh-token cookie is used.
+    #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,
@@ -77,9 +73,13 @@ impl Mutation {
 
     /// Ends the session the refresh token belongs to. True when a session was ended. Without the argument, the refresh-token cookie is used.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> Result<bool> {
-        let (token, from_cookie) = presented_refresh_token(ctx, refresh_token)?;
+        let (token, _) = presented_refresh_token(ctx, refresh_token)?;
         let result = auth(ctx)?.logout(&token).await;
-        if result.is_ok() || from_cookie {
+
+        // logout clears the cookie whatever the token's fate, unless the
+        // server failed: then the session may still be live, and the cookie
+        // is the only way left to end it.
+        if !matches!(result, Err(AppError::Internal(_))) {
             clear_refresh_cookie(ctx);
         }
         Ok(result?)
@@ -89,7 +89,9 @@ impl Mutation {
     #[graphql(guard = "Authenticated")]
     async fn logout_all(&self, ctx: &Context<'_>) -> Result<i32> {
         let ended = auth(ctx)?.logout_all(principal(ctx).await?).await?;
+        request_context(ctx)?.mark_signed_out();
         clear_refresh_cookie(ctx);
+
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 }

@@ -7,7 +7,9 @@
 //! so the selected operation's variables are checked here, right after
 //! parsing, against the schema's registry.
 
-use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument, Type};
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type,
+};
 use async_graphql::registry::{MetaType, Registry};
 use async_graphql::{Name, ServerError, Value, Variables};
 
@@ -19,15 +21,10 @@ pub fn check(
     variables: &Variables,
     registry: &Registry,
 ) -> Result<(), ServerError> {
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return Ok(()),
-        },
-        (DocumentOperations::Multiple(_), None) => return Ok(()),
+    let Some(operation) = select_operation(document, operation_name) else {
+        return Ok(());
     };
-    for definition in &operation.node.variable_definitions {
+    for definition in &operation.variable_definitions {
         let name = &definition.node.name.node;
         let ty = &definition.node.var_type.node;
         let pos = definition.pos;
@@ -48,6 +45,18 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// The operation a request selects: the only one, or the one named.
+pub fn select_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
 }
 
 /// A structural check: nulls where allowed, lists, and objects for input

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -15,13 +15,11 @@ use serde::Deserialize;
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::response::{graphql, refusal};
 use crate::app::AppState;
-use crate::graphql::{PARSE_FAILED, RequestContext, read_refresh_cookie};
+use crate::graphql::{RequestContext, read_refresh_cookie, select_operation};
 
 /// Largest request body accepted. Operations of this API are a few hundred
 /// bytes and GraphiQL's introspection query about 2 KiB.
 pub const BODY_LIMIT: usize = 32 * 1024;
-
-const BAD_REQUEST_CODE: &str = PARSE_FAILED;
 
 /// The JSON body of a GraphQL-over-HTTP request.
 #[derive(Deserialize)]
@@ -67,7 +65,6 @@ fn not_acceptable() -> Response {
     refusal(
         StatusCode::NOT_ACCEPTABLE,
         MediaType::Json,
-        BAD_REQUEST_CODE,
         "Accept must allow application/json or application/graphql-response+json",
     )
 }
@@ -89,14 +86,7 @@ fn build_request(media: MediaType, params: Params) -> Result<Request, Box<Respon
         variables,
         extensions,
     } = params;
-    let bad = |message: &str| {
-        Box::new(refusal(
-            StatusCode::BAD_REQUEST,
-            media,
-            BAD_REQUEST_CODE,
-            message,
-        ))
-    };
+    let bad = |message: &str| Box::new(refusal(StatusCode::BAD_REQUEST, media, message));
     let Some(query) = query else {
         return Err(bad("the request has no `query`"));
     };
@@ -156,7 +146,6 @@ pub async fn graphql_post(
         return refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            BAD_REQUEST_CODE,
             "Content-Type must be application/json",
         );
     }
@@ -166,24 +155,17 @@ pub async fn graphql_post(
             return refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 media,
-                BAD_REQUEST_CODE,
                 "the request body is too large",
             );
         }
         Err(_) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                media,
-                BAD_REQUEST_CODE,
-                "unreadable body",
-            );
+            return refusal(StatusCode::BAD_REQUEST, media, "unreadable body");
         }
     };
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return refusal(
             StatusCode::BAD_REQUEST,
             media,
-            BAD_REQUEST_CODE,
             "batched requests are not supported",
         );
     }
@@ -191,7 +173,6 @@ pub async fn graphql_post(
         return refusal(
             StatusCode::BAD_REQUEST,
             media,
-            BAD_REQUEST_CODE,
             "the body must be a JSON object with a string `query`",
         );
     };
@@ -214,12 +195,7 @@ fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
     };
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_some_and(|op| op.ty != OperationType::Query)
+    select_operation(&document, operation_name).is_some_and(|op| op.ty != OperationType::Query)
 }
 
 /// `GET /graphql`: GraphiQL for browsers, queries (never mutations) otherwise.
@@ -238,12 +214,7 @@ pub async fn graphql_get(
         return not_acceptable();
     };
     let Some(params) = params else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            media,
-            BAD_REQUEST_CODE,
-            "malformed query string",
-        );
+        return refusal(StatusCode::BAD_REQUEST, media, "malformed query string");
     };
     let json = |raw: Option<&str>| {
         raw.map(serde_json::from_str::<serde_json::Value>)
@@ -256,7 +227,6 @@ pub async fn graphql_get(
         return refusal(
             StatusCode::BAD_REQUEST,
             media,
-            BAD_REQUEST_CODE,
             "`variables` and `extensions` must be JSON",
         );
     };
@@ -265,7 +235,6 @@ pub async fn graphql_get(
             let mut response = refusal(
                 StatusCode::METHOD_NOT_ALLOWED,
                 media,
-                BAD_REQUEST_CODE,
                 "mutations must be sent with POST",
             );
             response

@@ -20,7 +20,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n"),
         Ok(Err(error)) => {
-            tracing::warn!(%error, "not ready: database unavailable");
+            tracing::warn!(error = error.describe(), "not ready: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
         }
         Err(_) => {

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::MediaType;
-use crate::graphql::VALIDATION_FAILED;
+use crate::graphql::{PARSE_FAILED, VALIDATION_FAILED};
 
 /// Every `/graphql` answer may carry tokens or account data: no cache,
 /// shared or private, may keep it.
@@ -29,10 +29,17 @@ fn json_response(status: StatusCode, media: MediaType, body: Vec<u8>) -> Respons
     response
 }
 
-/// A refusal before any GraphQL work: a GraphQL-shaped error body with a
-/// code, and the HTTP status the spec asks for.
-pub fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+/// The code of a refusal before any GraphQL work. The contract's codes are
+/// its own plus the two standard pre-execution ones; a request that could
+/// not even be read as a GraphQL request (wrong method, media type or size,
+/// malformed JSON) is closest to a parse failure, and its HTTP status says
+/// exactly what went wrong.
+const REFUSED: &str = PARSE_FAILED;
+
+/// A refusal before any GraphQL work: a GraphQL-shaped error body and the
+/// HTTP status the GraphQL-over-HTTP spec asks for.
+pub fn refusal(status: StatusCode, media: MediaType, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": REFUSED } }] });
     json_response(status, media, body.to_string().into_bytes())
 }
 
@@ -42,14 +49,25 @@ pub fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) 
 /// has no `data` entry and, for `application/graphql-response+json`, status
 /// 400; with `application/json` it is 200, as legacy clients expect.
 pub fn graphql(media: MediaType, mut result: async_graphql::Response, executed: bool) -> Response {
-    // Every error carries a code; anything async-graphql raised on its own
-    // before execution is a validation failure.
+    // Every error carries a code. Before execution, anything async-graphql
+    // raised on its own is a validation failure. During execution every
+    // expected failure is an `AppError` with its code, so an error without
+    // one is unexpected: its text is not ours to show (it could come from
+    // any `Display`), so it becomes a plain internal error.
     for error in &mut result.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
+        if extensions.get("code").is_some() {
+            continue;
+        }
+        if executed {
+            tracing::error!(path = ?error.path, "a field failed without an error code");
+            error.message = "internal server error".to_owned();
+            extensions.set("code", "INTERNAL_SERVER_ERROR");
+        } else {
             extensions.set("code", VALIDATION_FAILED);
         }
     }
+
     if executed {
         // Status 200 and `data` as null propagation left it, even for field
         // errors: that is how Apollo Client sees `extensions.code`.

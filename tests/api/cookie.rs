@@ -62,9 +62,22 @@ async fn refresh_and_logout_read_the_cookie() {
     let second = set_cookie_token(&resp);
     assert_ne!(first, second);
 
-    // The argument still works and wins over the cookie.
-    let resp = app.refresh(&second).await;
+    // The argument wins over the cookie: with a session of its own in the
+    // cookie, the argument's token is the one rotated, and the cookie's
+    // token stays unspent.
+    let other = set_cookie_token(&app.login_raw("c2@example.com", PASSWORD).await);
+    let cookie = format!("authql_refresh={other}");
+    let resp = app
+        .post_with(
+            crate::helpers::REFRESH,
+            json!({ "t": second }),
+            &[("cookie", &cookie)],
+        )
+        .await;
     let third = set_cookie_token(&resp);
+    with_cookie(&app, "mutation { refreshToken { accessToken } }", &other)
+        .await
+        .data("refreshToken");
 
     let resp = with_cookie(&app, "mutation { logout }", &third).await;
     assert_eq!(*resp.data("logout"), json!(true));
@@ -110,4 +123,24 @@ async fn logout_all_clears_the_cookie() {
     let resp = app.as_bearer(&access, LOGOUT_ALL).await;
     assert_eq!(*resp.data("logoutAll"), json!(1));
     assert_cleared(&resp);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_setting_off_no_response_sets_a_cookie() {
+    let app = TestApp::spawn().await;
+    let register = app.register_raw("plain@example.com", PASSWORD).await;
+    let login = app.login_raw("plain@example.com", PASSWORD).await;
+    let token = login.data("login")["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = app.refresh(&token).await;
+    let next = refresh.data("refreshToken")["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let logout = app.logout(&next).await;
+    for resp in [register, login, refresh, logout] {
+        assert!(resp.header("set-cookie").is_none(), "{:?}", resp.headers);
+    }
 }

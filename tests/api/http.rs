@@ -370,3 +370,46 @@ async fn production_sends_no_cors_headers_unless_configured() {
     let resp = app.send(preflight("https://app.example.com")).await;
     assert!(resp.header("access-control-allow-origin").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parse_errors_do_not_echo_the_document() {
+    let app = TestApp::spawn().await;
+    let secret = "hunter2hunter2";
+    let query = format!(
+        r#"mutation {{ login(input: {{email: "a@b.co", password: "{secret}"}}) {{ accessToken "#
+    );
+    let resp = app.post(&query, json!({})).await;
+    resp.assert_error("GRAPHQL_PARSE_FAILED");
+    assert!(!resp.text.contains(secret), "{}", resp.text);
+    assert!(resp.body["errors"][0]["locations"].is_array());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_operation_may_hold_only_one_sign_in_field() {
+    let app = TestApp::spawn().await;
+    app.register("alias@example.com").await;
+    let before = app.state.auth.hasher().verifications();
+    let guesses: String = (0..3)
+        .map(|i| {
+            format!(r#"g{i}: login(input: {{email: "alias@example.com", password: "guess-{i}-guess"}}) {{ accessToken }} "#)
+        })
+        .collect();
+    let resp = app
+        .post(&format!("mutation {{ {guesses} }}"), json!({}))
+        .await;
+    resp.assert_error("GRAPHQL_VALIDATION_FAILED");
+    assert!(resp.body.get("data").is_none());
+    assert_eq!(
+        app.state.auth.hasher().verifications(),
+        before,
+        "no guess may run"
+    );
+    // One sign-in field with other fields still fits.
+    let resp = app
+        .post(
+            r#"mutation { login(input: {email: "alias@example.com", password: "correct horse battery"}) { accessToken refreshToken tokenType expiresIn user { id email role createdAt } } }"#,
+            json!({}),
+        )
+        .await;
+    resp.data("login");
+}

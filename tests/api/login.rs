@@ -67,3 +67,22 @@ async fn login_ignores_a_stale_authorization_header() {
         .await;
     resp.data("login");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_login_pays_for_exactly_one_bcrypt_verification() {
+    let app = TestApp::spawn().await;
+    app.register("timing@example.com").await;
+    let hasher = app.state.auth.hasher();
+    let cases = [
+        ("timing@example.com", PASSWORD),         // success
+        ("timing@example.com", "wrong password"), // wrong password
+        ("unknown@example.com", PASSWORD),        // unknown account
+        ("not an email", PASSWORD),               // malformed email
+        ("timing@example.com", &"x".repeat(100)), // too long for bcrypt
+    ];
+    for (email, password) in cases {
+        let before = hasher.verifications();
+        app.login_raw(email, password).await;
+        assert_eq!(hasher.verifications(), before + 1, "{email:?}");
+    }
+}

@@ -110,6 +110,12 @@ async fn tokens_this_server_never_issued_are_invalid() {
             "tampered",
             tokens::tamper(&s.refresh, |c| c["sub"] = json!(uuid::Uuid::new_v4())),
         ),
+        // Signed with our key but never stored: the database is the truth.
+        ("never stored", {
+            let mut c = claims.clone();
+            c["jti"] = json!(uuid::Uuid::new_v4());
+            tokens::sign(&c, REFRESH_SECRET, Algorithm::HS256)
+        }),
     ] {
         let resp = app.logout(&token).await;
         assert_eq!(
@@ -175,4 +181,25 @@ async fn logout_all_needs_an_access_token() {
         .await
         .assert_error("UNAUTHENTICATED");
     app.me(&s.access).await.data("me");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_of_a_deleted_account_log_out_as_false() {
+    let app = TestApp::spawn().await;
+    let s = app.register("gone@example.com").await;
+    app.db.execute("DELETE FROM users").await;
+    assert_eq!(*app.logout(&s.refresh).await.data("logout"), json!(false));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_logout_all_the_rest_of_the_request_is_signed_out() {
+    let app = TestApp::spawn().await;
+    let s = app.register("twice@example.com").await;
+    let resp = app
+        .as_bearer(&s.access, "mutation { a: logoutAll b: logoutAll }")
+        .await;
+    assert_eq!(resp.body["data"]["a"], json!(1), "{}", resp.text);
+    assert_eq!(resp.code(), "UNAUTHENTICATED", "{}", resp.text);
+    assert_eq!(resp.body["errors"][0]["path"], json!(["b"]));
+    app.me(&s.access).await.assert_error("UNAUTHENTICATED");
 }

@@ -11,6 +11,8 @@ mod health;
 mod helpers;
 mod http;
 mod login;
+mod logs;
+
 mod logout;
 mod me;
 mod refresh;

@@ -200,3 +200,51 @@ async fn an_expired_session_cannot_be_refreshed() {
         .assert_error("INVALID_REFRESH_TOKEN");
     app.me(&s.access).await.assert_error("UNAUTHENTICATED");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_on_one_database_still_rotate_exactly_once() {
+    let first = TestApp::spawn().await;
+    // A second server process, as it were: its own pool and state, same database.
+    let second = TestApp::spawn_on(
+        crate::helpers::TestDb {
+            name: first.db.name.clone(),
+        },
+        None,
+        &[],
+    )
+    .await;
+    let s = first.register("instances@example.com").await;
+    let calls = (0..20).map(|i| {
+        let router = if i % 2 == 0 {
+            first.router.clone()
+        } else {
+            second.router.clone()
+        };
+        let token = s.refresh.clone();
+        tokio::spawn(async move {
+            TestApp::send_on(router, REFRESH, json!({ "t": token }))
+                .await
+                .code()
+                .to_owned()
+        })
+    });
+    let codes: Vec<String> = join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_empty()).count(),
+        1,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| *c == "INVALID_REFRESH_TOKEN")
+            .count(),
+        19
+    );
+    // The second app shares the first one's database: keep it from dropping it.
+    std::mem::forget(second.db);
+}

@@ -5,15 +5,20 @@ mod sessions;
 mod setup;
 mod users;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool::Runtime;
+use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
 use uuid::Uuid;
 
 pub use setup::{connect_error, ensure_database, redact_url};
@@ -27,6 +32,35 @@ use super::{
 /// made) before failing with `INTERNAL_SERVER_ERROR` instead of hanging.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Limits PostgreSQL enforces on each statement of ours: a lock held by
+/// someone else, or a statement that runs away, fails the request instead of
+/// holding it (and graceful shutdown) forever.
+const SESSION_LIMITS: &str = "SET statement_timeout = '5s'; SET lock_timeout = '3s'";
+
+/// The whole of one store call, pool wait included. Also bounds the case
+/// PostgreSQL cannot: a network that silently stops answering.
+const CALL_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// Runs one store call under [`CALL_TIMEOUT`].
+async fn bounded<T, E: From<StoreError>>(call: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::new("database: call timed out").into()))
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Opens a connection and applies [`SESSION_LIMITS`] to it.
+fn connect(url: &str) -> BoxFuture<'_, ConnectionResult<AsyncPgConnection>> {
+    Box::pin(async move {
+        let mut conn = AsyncPgConnection::establish(url).await?;
+        conn.batch_execute(SESSION_LIMITS)
+            .await
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        Ok(conn)
+    })
+}
+
 /// [`Store`] on PostgreSQL.
 #[derive(Clone)]
 pub struct PgStore {
@@ -34,10 +68,13 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Builds the pool. No connection is made until the first query, so the
-    /// server starts (and `/readyz` reports 503) while the database is down.
+    /// Builds the pool. No connection is made until the first query: a
+    /// database that goes away later makes `/readyz` answer 503 and requests
+    /// fail with `INTERNAL_SERVER_ERROR` until it is back.
     pub fn new(database_url: &str, max_connections: usize) -> Result<Self, StoreError> {
         let mut manager_config = ManagerConfig::default();
+        manager_config.custom_setup = Box::new(connect);
+
         // `Verified` would spend a round trip on every checkout; a connection
         // the server closed is noticed by `is_broken` and replaced instead.
         manager_config.recycling_method = RecyclingMethod::Fast;
@@ -64,9 +101,12 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
-        Ok(())
+        bounded(async {
+            let mut conn = self.conn().await?;
+            diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn create_user(
@@ -74,15 +114,15 @@ impl Store for PgStore {
         user: NewUser,
         session: NewSession,
     ) -> Result<User, CreateUserError> {
-        users::create(&mut *self.conn().await?, user, session).await
+        bounded(async { users::create(&mut *self.conn().await?, user, session).await }).await
     }
 
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
-        users::find_credentials(&mut *self.conn().await?, email).await
+        bounded(async { users::find_credentials(&mut *self.conn().await?, email).await }).await
     }
 
     async fn create_session(&self, user_id: Uuid, session: NewSession) -> Result<(), StoreError> {
-        sessions::create(&mut *self.conn().await?, user_id, &session).await
+        bounded(async { sessions::create(&mut *self.conn().await?, user_id, &session).await }).await
     }
 
     async fn rotate_refresh_token(
@@ -91,15 +131,25 @@ impl Store for PgStore {
         session_id: Uuid,
         next: &NewRefreshToken,
     ) -> Result<Rotation, StoreError> {
-        sessions::rotate(&mut *self.conn().await?, presented, session_id, next).await
+        bounded(async {
+            sessions::rotate(&mut *self.conn().await?, presented, session_id, next).await
+        })
+        .await
     }
 
-    async fn end_session_by_token(&self, presented: &TokenHash) -> Result<EndSession, StoreError> {
-        sessions::end_by_token(&mut *self.conn().await?, presented).await
+    async fn end_session_by_token(
+        &self,
+        presented: &TokenHash,
+        user_id: Uuid,
+    ) -> Result<EndSession, StoreError> {
+        bounded(async {
+            sessions::end_by_token(&mut *self.conn().await?, presented, user_id).await
+        })
+        .await
     }
 
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
-        sessions::end_all(&mut *self.conn().await?, user_id).await
+        bounded(async { sessions::end_all(&mut *self.conn().await?, user_id).await }).await
     }
 
     async fn find_session_user(
@@ -107,6 +157,7 @@ impl Store for PgStore {
         user_id: Uuid,
         session_id: Uuid,
     ) -> Result<Option<User>, StoreError> {
-        sessions::find_user(&mut *self.conn().await?, user_id, session_id).await
+        bounded(async { sessions::find_user(&mut *self.conn().await?, user_id, session_id).await })
+            .await
     }
 }

@@ -69,7 +69,11 @@ impl Statement for Rotate {
 WITH spent AS (
     UPDATE refresh_tokens SET used_at = now()
     WHERE token_hash = $1 AND session_id = $2 AND used_at IS NULL AND expires_at > now()
+      -- A token of an ended or expired session is refused without being
+      -- spent, so it is never mistaken for reuse afterwards.
+      AND EXISTS (SELECT 1 FROM sessions WHERE id = $2 AND ended_at IS NULL AND expires_at > now())
     RETURNING session_id
+
 ), session AS (
     UPDATE sessions SET expires_at = $4
     WHERE id = (SELECT session_id FROM spent) AND ended_at IS NULL AND expires_at > now()
@@ -133,7 +137,7 @@ pub async fn rotate(
 struct EndByToken;
 
 impl Statement for EndByToken {
-    type Row = (Bool, Bool);
+    type Row = (Bool, Bool, Bool);
     const SQL: &'static str = "
 WITH token AS (
     SELECT session_id FROM refresh_tokens WHERE token_hash = $1
@@ -142,22 +146,26 @@ WITH token AS (
     WHERE id = (SELECT session_id FROM token) AND ended_at IS NULL AND expires_at > now()
     RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM token), EXISTS (SELECT 1 FROM ended)";
+SELECT EXISTS (SELECT 1 FROM token), EXISTS (SELECT 1 FROM ended),
+       EXISTS (SELECT 1 FROM users WHERE id = $2)";
 }
 
 /// See [`crate::db::Store::end_session_by_token`].
 pub async fn end_by_token(
     conn: &mut AsyncPgConnection,
     presented: &TokenHash,
+    user_id: Uuid,
 ) -> Result<EndSession, StoreError> {
-    let (known, ended): (bool, bool) =
-        Prepared::<EndByToken>::new(vec![Bind::Bytes(presented.as_bytes())])
+    let (known, ended, account_exists): (bool, bool, bool) =
+        Prepared::<EndByToken>::new(vec![Bind::Bytes(presented.as_bytes()), Bind::Uuid(user_id)])
             .get_result(conn)
             .await?;
-    Ok(match (known, ended) {
-        (_, true) => EndSession::Ended,
-        (true, false) => EndSession::AlreadyEnded,
-        (false, false) => EndSession::Unknown,
+    Ok(match (known, ended, account_exists) {
+        (_, true, _) => EndSession::Ended,
+        (true, false, _) => EndSession::AlreadyEnded,
+        // Deleting an account deletes its tokens: its sessions ended with it.
+        (false, false, false) => EndSession::AlreadyEnded,
+        (false, false, true) => EndSession::Unknown,
     })
 }
 

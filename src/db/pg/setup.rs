@@ -10,14 +10,17 @@ use crate::db::StoreError;
 /// `postgres://user:secret@host:5432/db?x=y` → `postgres://host:5432/db`:
 /// safe to log (no credentials, no parameters).
 pub fn redact_url(url: &str) -> String {
-    let without_query = url.split('?').next().unwrap_or(url);
-    match without_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
-            format!("{scheme}://{host_and_path}")
-        }
-        None => "(unparsable database URL)".to_owned(),
-    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(unparsable database URL)".to_owned();
+    };
+    // Credentials end at the last `@`; strip them first, as a password may
+    // itself contain `?` or `/`.
+    let after_credentials = rest.rfind('@').map_or(rest, |at| &rest[at + 1..]);
+    let host_and_path = after_credentials
+        .split('?')
+        .next()
+        .unwrap_or(after_credentials);
+    format!("{scheme}://{host_and_path}")
 }
 
 /// A safe, actionable description of a failed connection attempt: the
@@ -81,12 +84,7 @@ pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
     let Ok(mut conn) = AsyncPgConnection::establish(&maintenance).await else {
         return Ok(false);
     };
-    let found: Exists =
-        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-            .bind::<Text, _>(&name)
-            .get_result(&mut conn)
-            .await?;
-    if found.exists {
+    if exists(&mut conn, &name).await? {
         return Ok(false);
     }
     // Identifiers cannot be bound as parameters; quote and escape instead.
@@ -96,13 +94,24 @@ pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
         .await
     {
         Ok(_) => Ok(true),
-        // Another instance created it at the same moment: fine.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(error) => Err(error.into()),
+        Err(error) => {
+            // Another instance may have created it at the same moment.
+            if exists(&mut conn, &name).await? {
+                Ok(false)
+            } else {
+                Err(error.into())
+            }
+        }
     }
+}
+
+async fn exists(conn: &mut AsyncPgConnection, name: &str) -> Result<bool, StoreError> {
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(name)
+            .get_result(conn)
+            .await?;
+    Ok(found.exists)
 }
 
 #[cfg(test)]
@@ -118,6 +127,10 @@ mod tests {
         assert_eq!(
             redact_url("postgres://127.0.0.1/authql"),
             "postgres://127.0.0.1/authql"
+        );
+        assert_eq!(
+            redact_url("postgres://me:pa?ss/w@rd@db:5432/authql?x=1"),
+            "postgres://db:5432/authql"
         );
     }
 
