@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{refresh_tokens, sessions, users};
+use super::schema::users;
 use super::{Role, StoreError, User};
 
 /// A `users` row without its hash.
@@ -31,28 +31,4 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
         })
     }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = users)]
-pub struct NewUserRow<'a> {
-    pub id: Uuid,
-    pub email: &'a str,
-    pub password_hash: &'a str,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = sessions)]
-pub struct NewSessionRow {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub expires_at: DateTime<Utc>,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = refresh_tokens)]
-pub struct NewRefreshTokenRow<'a> {
-    pub token_hash: &'a [u8],
-    pub session_id: Uuid,
-    pub expires_at: DateTime<Utc>,
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bytea, SqlType, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bytea, SqlType, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 /// One statement: its SQL, with `$1`, `$2`... placeholders, and the SQL types
@@ -27,6 +27,7 @@ pub trait Statement: 'static {
 /// A value bound to a placeholder.
 pub enum Bind<'a> {
     Bytes(&'a [u8]),
+    Text(&'a str),
     Uuid(Uuid),
     Timestamp(DateTime<Utc>),
 }
@@ -74,6 +75,7 @@ impl<S: Statement> QueryFragment<Pg> for Prepared<'_, S> {
             })?;
             match bind {
                 Bind::Bytes(value) => out.push_bind_param::<Bytea, _>(value)?,
+                Bind::Text(value) => out.push_bind_param::<Text, _>(value)?,
                 Bind::Uuid(value) => out.push_bind_param::<SqlUuid, _>(value)?,
                 Bind::Timestamp(value) => out.push_bind_param::<Timestamptz, _>(value)?,
             }

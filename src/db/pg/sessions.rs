@@ -12,34 +12,22 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::prepared::{Bind, Prepared, Statement};
-use crate::db::models::{NewRefreshTokenRow, NewSessionRow, UserRow};
-use crate::db::schema::{refresh_tokens, sessions, users};
+use crate::db::models::UserRow;
+use crate::db::schema::{sessions, users};
 use crate::db::{EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User};
 
-/// Inserts a session and its first refresh token (the caller provides the
-/// transaction when it needs one).
-pub async fn insert(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    session: &NewSession,
-) -> QueryResult<()> {
-    diesel::insert_into(sessions::table)
-        .values(NewSessionRow {
-            id: session.id,
-            user_id,
-            expires_at: session.refresh_token.expires_at,
-        })
-        .execute(conn)
-        .await?;
-    diesel::insert_into(refresh_tokens::table)
-        .values(NewRefreshTokenRow {
-            token_hash: session.refresh_token.hash.as_bytes(),
-            session_id: session.id,
-            expires_at: session.refresh_token.expires_at,
-        })
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Starts a session and stores its first refresh token, in one statement
+/// (the foreign key is checked at its end, when the session row exists).
+struct StartSession;
+
+impl Statement for StartSession {
+    type Row = SqlUuid;
+    const SQL: &'static str = "
+WITH session AS (
+    INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+)
+INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($4, $1, $3)
+RETURNING session_id";
 }
 
 /// Starts a session for an existing account.
@@ -48,9 +36,14 @@ pub async fn create(
     user_id: Uuid,
     session: &NewSession,
 ) -> Result<(), StoreError> {
-    use diesel_async::AsyncConnection;
-    conn.transaction(async |conn| insert(conn, user_id, session).await)
-        .await?;
+    Prepared::<StartSession>::new(vec![
+        Bind::Uuid(session.id),
+        Bind::Uuid(user_id),
+        Bind::Timestamp(session.refresh_token.expires_at),
+        Bind::Bytes(session.refresh_token.hash.as_bytes()),
+    ])
+    .get_result::<Uuid>(conn)
+    .await?;
     Ok(())
 }
 
