@@ -3,6 +3,7 @@
 //! Tests call exactly these, so they drive the same router users hit.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +101,12 @@ pub async fn serve(
             tracing::warn!("could not prepare the dummy password hash");
         }
     });
-    axum::serve(listener, router(state))
+    if let Some(interval) = state.config.housekeeping_interval {
+        tokio::spawn(crate::housekeeping::run(Arc::clone(&state.store), interval));
+    }
+    // With the peer address, for the per-IP rate limit and audit events.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

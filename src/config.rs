@@ -107,6 +107,13 @@ pub struct Config {
     pub rate_limit_ip: Option<RateLimit>,
     /// `TRUST_PROXY_HEADERS`: take the client IP from `X-Forwarded-For`.
     pub trust_proxy_headers: bool,
+    /// `GRAPHQL_INTROSPECTION`: answer `__schema` / `__type` queries.
+    pub graphql_introspection: bool,
+    /// `GRAPHIQL`: serve the GraphiQL IDE on `GET /graphql`.
+    pub graphiql: bool,
+    /// `HOUSEKEEPING_INTERVAL`: how often expired rows are purged; `None`
+    /// when `0` (off).
+    pub housekeeping_interval: Option<Duration>,
 }
 
 /// A setting that could not be used; names the variable.
@@ -223,6 +230,7 @@ impl Config {
                 get("REFRESH_TOKEN_COOKIE"),
                 "REFRESH_TOKEN_COOKIE",
                 ["off", "on"],
+                false,
             )?,
             cors_origins,
             rate_limit_login: rate_limit(get("RATE_LIMIT_LOGIN"), "RATE_LIMIT_LOGIN", "10/15m")?,
@@ -231,7 +239,25 @@ impl Config {
                 get("TRUST_PROXY_HEADERS"),
                 "TRUST_PROXY_HEADERS",
                 ["false", "true"],
+                false,
             )?,
+            // Production hides the schema by default: clients are generated
+            // from the published schema.graphql, not from a live server.
+            graphql_introspection: switch(
+                get("GRAPHQL_INTROSPECTION"),
+                "GRAPHQL_INTROSPECTION",
+                ["off", "on"],
+                !production,
+            )?,
+            graphiql: switch(get("GRAPHIQL"), "GRAPHIQL", ["off", "on"], !production)?,
+            housekeeping_interval: match get("HOUSEKEEPING_INTERVAL").as_deref() {
+                Some("0") => None,
+                raw => Some(lifetime(
+                    raw.map(str::to_owned),
+                    "HOUSEKEEPING_INTERVAL",
+                    "10m",
+                )?),
+            },
         })
     }
 
@@ -283,14 +309,15 @@ fn lifetime(
     })
 }
 
-/// A two-valued setting, off by default: `[off, on]` are its spellings.
+/// A two-valued setting: `[off, on]` are its spellings.
 fn switch(
     value: Option<String>,
     variable: &'static str,
     [off, on]: [&str; 2],
+    default: bool,
 ) -> Result<bool, ConfigError> {
     match value.as_deref() {
-        None => Ok(false),
+        None => Ok(default),
         Some(v) if v == off => Ok(false),
         Some(v) if v == on => Ok(true),
         Some(other) => Err(invalid(
@@ -582,6 +609,23 @@ mod tests {
             config(&[("TRUST_PROXY_HEADERS", "true")])
                 .unwrap()
                 .trust_proxy_headers
+        );
+        let dev = config(&[]).unwrap();
+        assert!(dev.graphql_introspection && dev.graphiql);
+        let production = [
+            ("APP_ENV", "production"),
+            ("JWT_ACCESS_SECRET", LONG),
+            ("JWT_REFRESH_SECRET", LONG),
+        ];
+        let prod = config(&production).unwrap();
+        assert!(!prod.graphql_introspection && !prod.graphiql);
+        let mut switched_on = production.to_vec();
+        switched_on.extend([("GRAPHQL_INTROSPECTION", "on"), ("GRAPHIQL", "on")]);
+        let on = config(&switched_on).unwrap();
+        assert!(on.graphql_introspection && on.graphiql);
+        assert_eq!(
+            config(&[("GRAPHIQL", "yes")]).unwrap_err().variable,
+            "GRAPHIQL"
         );
         assert_eq!(
             config(&[("TRUST_PROXY_HEADERS", "maybe")])

@@ -23,4 +23,5 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
+pub mod housekeeping;
 pub mod http;

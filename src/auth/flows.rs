@@ -1,10 +1,17 @@
 //! The flows themselves. Each failure is one contract code; internal
-//! failures carry only safe descriptions (see `crate::error`).
+//! failures carry only safe descriptions (see `crate::error`). Each outcome
+//! that matters for security is an audit event (see [`super::audit`]).
 
+use chrono::Utc;
 use uuid::Uuid;
 
+use super::audit::{self, LoginFailure, Origin};
+use super::limits::whole_seconds;
+use super::tokens::IssuedRefresh;
 use super::{AuthService, Password, Principal, SignedIn, email};
-use crate::db::{CreateUserError, EndSession, NewSession, NewUser, Rotation, TokenHash, User};
+use crate::db::{
+    CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation, TokenHash, User,
+};
 use crate::error::AppError;
 
 fn store_failure(error: crate::db::StoreError) -> AppError {
@@ -17,7 +24,9 @@ impl AuthService {
         &self,
         raw_email: &str,
         password: Password,
+        origin: Origin,
     ) -> Result<SignedIn, AppError> {
+        self.check_ip(origin)?;
         let email = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
             field: "email",
             message,
@@ -47,18 +56,28 @@ impl AuthService {
             Err(CreateUserError::EmailTaken) => return Err(AppError::EmailTaken),
             Err(CreateUserError::Store(error)) => return Err(store_failure(error)),
         };
-        tracing::info!(user.id = %user.id, session.id = %session_id, "account registered");
+        audit::registered(origin, user.id, session_id);
         self.signed_in(user, session_id, refresh)
     }
 
     /// Signs in with email and password. Every failure, whatever its cause
     /// (malformed email, unknown account, wrong password), is the same
     /// `INVALID_CREDENTIALS` after the same bcrypt work.
-    pub async fn login(&self, raw_email: &str, password: Password) -> Result<SignedIn, AppError> {
-        let credentials = match email::normalize(raw_email) {
+    pub async fn login(
+        &self,
+        raw_email: &str,
+        password: Password,
+        origin: Origin,
+    ) -> Result<SignedIn, AppError> {
+        self.check_ip(origin)?;
+        let normalized = email::normalize(raw_email);
+        self.count_login_attempt(&normalized, raw_email, origin)
+            .await?;
+
+        let credentials = match &normalized {
             Ok(email) => self
                 .store
-                .find_credentials(&email)
+                .find_credentials(email)
                 .await
                 .map_err(store_failure)?,
             Err(_) => None,
@@ -68,9 +87,17 @@ impl AuthService {
             None => (None, None),
         };
         let matched = self.hasher.verify(password, hash).await?;
-        let Some(user) = user.filter(|_| matched) else {
-            tracing::info!("login failed");
-            return Err(AppError::InvalidCredentials);
+        let user = match user {
+            Some(user) if matched => user,
+            found => {
+                let reason = match (&normalized, &found) {
+                    (Err(_), _) => LoginFailure::MalformedEmail,
+                    (Ok(_), None) => LoginFailure::UnknownEmail,
+                    (Ok(_), Some(_)) => LoginFailure::WrongPassword,
+                };
+                audit::login_failed(origin, reason, found.map(|u| u.id));
+                return Err(AppError::InvalidCredentials);
+            }
         };
 
         let session_id = Uuid::new_v4();
@@ -83,12 +110,21 @@ impl AuthService {
             .create_session(user.id, session)
             .await
             .map_err(store_failure)?;
-        tracing::info!(user.id = %user.id, session.id = %session_id, "login succeeded");
+        if self.login_limit.is_some() {
+            if let Ok(email) = &normalized {
+                self.store
+                    .clear_login_attempts(&EmailKey::of(email))
+                    .await
+                    .map_err(store_failure)?;
+            }
+        }
+        audit::login_succeeded(origin, user.id, session_id);
         self.signed_in(user, session_id, refresh)
     }
 
     /// Trades a refresh token for a new pair in the same session.
-    pub async fn refresh(&self, presented: &str) -> Result<SignedIn, AppError> {
+    pub async fn refresh(&self, presented: &str, origin: Origin) -> Result<SignedIn, AppError> {
+        self.check_ip(origin)?;
         let claims = self
             .tokens
             .verify_refresh(presented, true)
@@ -101,15 +137,11 @@ impl AuthService {
             .map_err(store_failure)?;
         match rotation {
             Rotation::Rotated(user) => {
-                tracing::debug!(user.id = %user.id, session.id = %claims.sid, "refresh token rotated");
+                audit::refreshed(origin, user.id, claims.sid);
                 self.signed_in(user, claims.sid, next)
             }
             Rotation::Reused { session_id } => {
-                tracing::warn!(
-                    user.id = %claims.sub,
-                    session.id = %session_id,
-                    "refresh token reuse detected; session ended"
-                );
+                audit::reuse_detected(origin, claims.sub, session_id);
                 Err(AppError::InvalidRefreshToken)
             }
             Rotation::Rejected => Err(AppError::InvalidRefreshToken),
@@ -120,7 +152,7 @@ impl AuthService {
     /// not, expired or not. True when a live session was ended; false when it
     /// had already ended. A token this server never issued (bad signature, or
     /// validly signed but never stored) is an error.
-    pub async fn logout(&self, presented: &str) -> Result<bool, AppError> {
+    pub async fn logout(&self, presented: &str, origin: Origin) -> Result<bool, AppError> {
         let claims = self
             .tokens
             .verify_refresh(presented, false)
@@ -132,22 +164,26 @@ impl AuthService {
             .map_err(store_failure)?;
         match outcome {
             EndSession::Ended => {
-                tracing::info!(user.id = %claims.sub, session.id = %claims.sid, "logged out");
+                audit::logged_out(origin, claims.sub, claims.sid);
                 Ok(true)
             }
             EndSession::AlreadyEnded => Ok(false),
+            // Rows of expired tokens are purged in the background; one that
+            // is gone but whose signature and expiry say we issued it long
+            // ago belonged to a session that has ended since.
+            EndSession::Unknown if claims.exp < Utc::now().timestamp() => Ok(false),
             EndSession::Unknown => Err(AppError::InvalidRefreshToken),
         }
     }
 
     /// Ends every session of the signed-in account; returns how many.
-    pub async fn logout_all(&self, principal: &Principal) -> Result<u64, AppError> {
+    pub async fn logout_all(&self, principal: &Principal, origin: Origin) -> Result<u64, AppError> {
         let ended = self
             .store
             .end_all_sessions(principal.user.id)
             .await
             .map_err(store_failure)?;
-        tracing::info!(user.id = %principal.user.id, sessions = ended, "logged out everywhere");
+        audit::logged_out_everywhere(origin, principal.user.id, principal.session_id, ended);
         Ok(ended)
     }
 
@@ -170,11 +206,57 @@ impl AuthService {
         })
     }
 
+    /// `RATE_LIMIT_IP`: counts one sign-in call from the client's IP.
+    fn check_ip(&self, origin: Origin) -> Result<(), AppError> {
+        let (Some(limiter), Some(ip)) = (&self.ip_limiter, origin.ip) else {
+            return Ok(());
+        };
+        limiter.check(ip).map_err(|retry_after| {
+            audit::rate_limited(origin, "ip", retry_after);
+            AppError::RateLimited { retry_after }
+        })
+    }
+
+    /// `RATE_LIMIT_LOGIN`: counts the attempt before any password is checked,
+    /// so a limited email is refused even with the right password (no
+    /// oracle), and malformed, unknown and known emails are counted alike
+    /// (no enumeration). A successful login clears the count.
+    async fn count_login_attempt(
+        &self,
+        normalized: &Result<String, email::EmailError>,
+        raw_email: &str,
+        origin: Origin,
+    ) -> Result<(), AppError> {
+        let Some(limit) = self.login_limit else {
+            return Ok(());
+        };
+        let key = match normalized {
+            Ok(email) => EmailKey::of(email),
+            Err(_) => EmailKey::of(&raw_email.trim().to_lowercase()),
+        };
+        let window = chrono::Duration::from_std(limit.window)
+            .map_err(|_| AppError::internal("rate limit window out of range"))?;
+        let attempts = self
+            .store
+            .count_login_attempt(&key, Utc::now() + window)
+            .await
+            .map_err(store_failure)?;
+        if attempts.count <= limit.max {
+            return Ok(());
+        }
+        let left = (attempts.window_ends_at - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        let retry_after = whole_seconds(left);
+        audit::rate_limited(origin, "email", retry_after);
+        Err(AppError::RateLimited { retry_after })
+    }
+
     fn signed_in(
         &self,
         user: User,
         session_id: Uuid,
-        refresh: super::tokens::IssuedRefresh,
+        refresh: IssuedRefresh,
     ) -> Result<SignedIn, AppError> {
         let access = self.tokens.issue_access(&user, session_id)?;
         Ok(SignedIn {

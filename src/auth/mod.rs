@@ -5,9 +5,11 @@
 //! GraphQL or HTTP (the resolvers in `graphql/` translate), and nothing of
 //! SQL (the store does one atomic step per call).
 
+pub mod audit;
 mod cpu_pool;
 pub mod email;
 mod flows;
+mod limits;
 pub mod password;
 pub mod tokens;
 
@@ -15,10 +17,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use audit::Origin;
 pub use password::{Password, PasswordHasher};
 pub use tokens::TokenKeys;
 
-use crate::config::Config;
+use crate::config::{Config, RateLimit};
 use crate::db::{Store, User};
 
 /// The authentication flows, shared by every request.
@@ -26,6 +29,8 @@ pub struct AuthService {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     tokens: TokenKeys,
+    ip_limiter: Option<limits::IpLimiter>,
+    login_limit: Option<RateLimit>,
 }
 
 /// The account and session behind a valid access token.
@@ -58,6 +63,8 @@ impl AuthService {
             store,
             hasher: PasswordHasher::new(config.bcrypt_cost),
             tokens: TokenKeys::new(config),
+            ip_limiter: config.rate_limit_ip.map(limits::IpLimiter::new),
+            login_limit: config.rate_limit_login,
         }
     }
 

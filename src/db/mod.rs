@@ -94,6 +94,49 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
+/// The key of an email's login-attempt counter: the SHA-256 of the
+/// normalized (or, when malformed, trimmed and lowercased) email.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailKey([u8; 32]);
+
+impl EmailKey {
+    /// The key for an email as the login flow normalized it.
+    pub fn of(email: &str) -> Self {
+        Self(Sha256::digest(email.as_bytes()).into())
+    }
+
+    /// The 32 hash bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for EmailKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmailKey(redacted)")
+    }
+}
+
+/// Login attempts counted for one email in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    /// Attempts in the window, this one included.
+    pub count: u32,
+    /// When the window (and so the limit) ends.
+    pub window_ends_at: DateTime<Utc>,
+}
+
+/// Rows removed by one batch of the background purge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired refresh tokens.
+    pub refresh_tokens: u64,
+    /// Sessions whose every token has expired.
+    pub sessions: u64,
+    /// Login-attempt counters whose window ended.
+    pub login_attempts: u64,
+}
+
 /// A refresh token about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewRefreshToken {
@@ -201,6 +244,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends every live session of the account; returns how many.
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;
+
+    /// Counts one login attempt for an email, atomically: starts a window
+    /// ending at `new_window_ends_at` when none is running.
+    async fn count_login_attempt(
+        &self,
+        email: &EmailKey,
+        new_window_ends_at: DateTime<Utc>,
+    ) -> Result<Attempts, StoreError>;
+
+    /// Forgets an email's attempts (after a successful login).
+    async fn clear_login_attempts(&self, email: &EmailKey) -> Result<(), StoreError>;
+
+    /// Deletes up to `batch` rows of each kind that can no longer matter.
+    async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError>;
 
     /// The account, if `session_id` is one of its live sessions.
     async fn find_session_user(

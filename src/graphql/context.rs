@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_graphql::{Context, Guard};
 use tokio::sync::OnceCell;
 
-use crate::auth::{AuthService, Principal};
+use crate::auth::{AuthService, Origin, Principal};
 use crate::db::Role;
 use crate::error::AppError;
 
@@ -15,6 +15,7 @@ use crate::error::AppError;
 pub struct RequestContext {
     bearer: Option<String>,
     refresh_cookie: Option<String>,
+    origin: Origin,
     /// The bearer token checked at most once per request, and only when a
     /// guarded field asks: public fields never look at it, so a stale header
     /// cannot fail `login` or `refreshToken`.
@@ -25,13 +26,19 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// Context for a request with these credentials.
-    pub fn new(bearer: Option<String>, refresh_cookie: Option<String>) -> Self {
+    /// Context for a request with these credentials, from `origin`.
+    pub fn new(bearer: Option<String>, refresh_cookie: Option<String>, origin: Origin) -> Self {
         Self {
             bearer,
             refresh_cookie,
+            origin,
             ..Self::default()
         }
+    }
+
+    /// Where the request came from.
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// The `authql_refresh` cookie, if the request carried one.

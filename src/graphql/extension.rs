@@ -11,9 +11,11 @@ use async_graphql::extensions::{
     NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{
+    IntrospectionMode, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
 
-use super::{RequestContext, variables};
+use super::{RequestContext, introspection, select_operation, variables};
 
 /// `extensions.code` of a document that does not parse.
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -74,6 +76,16 @@ impl Extension for PhasesOfOneRequest {
         })?;
 
         let operation_name = self.operation_name.lock().ok().and_then(|n| n.clone());
+        let registry = &ctx.schema_env.registry;
+        if registry.introspection_mode == IntrospectionMode::Disabled {
+            let operation = select_operation(&document, operation_name.as_deref());
+            if operation.is_some_and(|op| introspection::asks_for_schema(&document, op)) {
+                return Err(tag(
+                    ServerError::new("introspection is disabled on this server", None),
+                    VALIDATION_FAILED,
+                ));
+            }
+        }
         variables::check(
             &document,
             operation_name.as_deref(),

@@ -7,6 +7,7 @@
 mod context;
 mod cookie;
 mod extension;
+mod introspection;
 mod resolvers;
 mod types;
 mod variables;
@@ -22,7 +23,7 @@ pub use resolvers::{Mutation, Query};
 pub use variables::select_operation;
 
 use crate::auth::AuthService;
-use crate::config::Config;
+use crate::config::{AppEnv, Config};
 
 /// The schema type served at `/graphql`.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -52,10 +53,15 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 /// Builds the schema with the services the resolvers use.
 pub fn build_schema(config: &Config, auth: Arc<AuthService>) -> AppSchema {
-    builder()
-        .data(auth)
-        .data(CookieMode(config.refresh_cookie))
-        .finish()
+    let mut builder = builder().data(auth).data(CookieMode(config.refresh_cookie));
+    if !config.graphql_introspection {
+        builder = builder.disable_introspection();
+    }
+    if config.app_env == AppEnv::Production {
+        // "Did you mean ...?" hints map the schema for whoever probes it.
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL of the schema (`authql print-schema`, and `schema.graphql`).

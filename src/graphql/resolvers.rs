@@ -6,8 +6,13 @@ use super::SIGN_IN_COMPLEXITY;
 use super::context::{Authenticated, auth_service as auth, principal, request_context};
 use super::cookie::{clear_refresh_cookie, deliver_refresh_token, presented_refresh_token};
 use super::types::{AuthPayload, LoginInput, RegisterInput, UserObject};
-use crate::auth::{Password, SignedIn};
+use crate::auth::{Origin, Password, SignedIn};
 use crate::error::AppError;
+
+/// Where the request came from, for rate limits and audit events.
+fn origin(ctx: &Context<'_>) -> Result<Origin, AppError> {
+    Ok(request_context(ctx)?.origin())
+}
 
 /// Hands the refresh token over as the configured mode says.
 fn payload(ctx: &Context<'_>, signed_in: SignedIn) -> AuthPayload {
@@ -37,7 +42,7 @@ impl Mutation {
     #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?
-            .register(&input.email, Password::new(input.password))
+            .register(&input.email, Password::new(input.password), origin(ctx)?)
             .await?;
         Ok(payload(ctx, signed_in))
     }
@@ -46,7 +51,7 @@ impl Mutation {
     #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?
-            .login(&input.email, Password::new(input.password))
+            .login(&input.email, Password::new(input.password), origin(ctx)?)
             .await?;
         Ok(payload(ctx, signed_in))
     }
@@ -59,7 +64,7 @@ impl Mutation {
         refresh_token: Option<String>,
     ) -> Result<AuthPayload> {
         let (token, from_cookie) = presented_refresh_token(ctx, refresh_token)?;
-        match auth(ctx)?.refresh(&token).await {
+        match auth(ctx)?.refresh(&token, origin(ctx)?).await {
             Ok(signed_in) => Ok(payload(ctx, signed_in)),
             Err(error) => {
                 // A dead cookie is of no further use to the browser.
@@ -74,7 +79,7 @@ impl Mutation {
     /// Ends the session the refresh token belongs to. True when a session was ended. Without the argument, the refresh-token cookie is used.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> Result<bool> {
         let (token, _) = presented_refresh_token(ctx, refresh_token)?;
-        let result = auth(ctx)?.logout(&token).await;
+        let result = auth(ctx)?.logout(&token, origin(ctx)?).await;
 
         // logout clears the cookie whatever the token's fate, unless the
         // server failed: then the session may still be live, and the cookie
@@ -88,7 +93,9 @@ impl Mutation {
     /// Ends every session of the signed-in account; returns how many. Needs a valid access token.
     #[graphql(guard = "Authenticated")]
     async fn logout_all(&self, ctx: &Context<'_>) -> Result<i32> {
-        let ended = auth(ctx)?.logout_all(principal(ctx).await?).await?;
+        let ended = auth(ctx)?
+            .logout_all(principal(ctx).await?, origin(ctx)?)
+            .await?;
         request_context(ctx)?.mark_signed_out();
         clear_refresh_cookie(ctx);
 

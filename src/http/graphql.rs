@@ -12,9 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::ClientIp;
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::response::{graphql, refusal};
 use crate::app::AppState;
+use crate::auth::Origin;
 use crate::graphql::{RequestContext, read_refresh_cookie, select_operation};
 
 /// Largest request body accepted. Operations of this API are a few hundred
@@ -112,12 +114,14 @@ fn build_request(media: MediaType, params: Params) -> Result<Request, Box<Respon
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
     request: Request,
     media: MediaType,
 ) -> Response {
     let context = Arc::new(RequestContext::new(
         bearer_token(headers),
         refresh_cookie(headers),
+        Origin { ip },
     ));
     let result = state
         .schema
@@ -129,6 +133,7 @@ async fn execute(
 /// `POST /graphql` with a JSON body.
 pub async fn graphql_post(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -183,7 +188,7 @@ pub async fn graphql_post(
         extensions: parsed.extensions,
     };
     match build_request(media, params) {
-        Ok(request) => execute(&state, &headers, request, media).await,
+        Ok(request) => execute(&state, &headers, ip, request, media).await,
         Err(response) => *response,
     }
 }
@@ -201,13 +206,14 @@ fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
 /// `GET /graphql`: GraphiQL for browsers, queries (never mutations) otherwise.
 pub async fn graphql_get(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let accept = header_str(&headers, header::ACCEPT);
     let params = params.ok().map(|Query(p)| p);
     let has_query = params.as_ref().is_some_and(|p| p.query.is_some());
-    if !has_query && wants_html(accept) {
+    if !has_query && wants_html(accept) && state.config.graphiql {
         return graphiql();
     }
     let Some(media) = negotiate(accept) else {
@@ -250,7 +256,7 @@ pub async fn graphql_get(
         extensions,
     };
     match build_request(media, params) {
-        Ok(request) => execute(&state, &headers, request, media).await,
+        Ok(request) => execute(&state, &headers, ip, request, media).await,
         Err(response) => *response,
     }
 }

@@ -6,11 +6,13 @@
 //! `415` for a body that is not JSON, `413` past the body limit, and request
 //! errors (unparsable or invalid documents) without a `data` entry.
 
+mod client_ip;
 mod graphql;
 mod health;
 mod negotiate;
 mod response;
 
+pub use client_ip::ClientIp;
 pub use graphql::{BODY_LIMIT, graphql_get, graphql_post};
 pub use health::{healthz, readyz};
 pub use negotiate::{MediaType, negotiate};

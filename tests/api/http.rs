@@ -413,3 +413,56 @@ async fn one_operation_may_hold_only_one_sign_in_field() {
         .await;
     resp.data("login");
 }
+
+const PRODUCTION: [(&str, &str); 3] = [
+    ("APP_ENV", "production"),
+    (
+        "JWT_ACCESS_SECRET",
+        "a-production-secret-of-32-bytes-or-more",
+    ),
+    (
+        "JWT_REFRESH_SECRET",
+        "another-production-secret-of-32-bytes",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn production_hides_the_schema_unless_switched_on() {
+    let app = TestApp::spawn_with(&PRODUCTION).await;
+    for query in [
+        "{ __schema { queryType { name } } }",
+        "{ __type(name: \"User\") { name } }",
+        "{ ...F } fragment F on Query { __schema { types { name } } }",
+    ] {
+        let resp = app.post(query, json!({})).await;
+        resp.assert_error("GRAPHQL_VALIDATION_FAILED");
+        assert!(resp.body.get("data").is_none(), "{}", resp.text);
+    }
+    app.post("{ __typename }", json!({}))
+        .await
+        .data("__typename");
+    // No "did you mean" hints either.
+    let resp = app.post("{ me { emaill } }", json!({})).await;
+    resp.assert_error("GRAPHQL_VALIDATION_FAILED");
+    assert!(!resp.text.contains("Did you mean"), "{}", resp.text);
+    // No GraphiQL: a browser gets a 406 like any client asking for HTML only.
+    let resp = app.send(get("/graphql", "text/html")).await;
+    assert_eq!(resp.status, StatusCode::NOT_ACCEPTABLE);
+
+    let mut on = PRODUCTION.to_vec();
+    on.extend([("GRAPHQL_INTROSPECTION", "on"), ("GRAPHIQL", "on")]);
+    let app = TestApp::spawn_with(&on).await;
+    let resp = app
+        .post("{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(resp.data("__schema")["queryType"]["name"], "Query");
+    let resp = app.send(get("/graphql", "text/html")).await;
+    assert_eq!(resp.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn development_suggests_field_names() {
+    let app = TestApp::spawn().await;
+    let resp = app.post("{ me { emaill } }", json!({})).await;
+    assert!(resp.text.contains("Did you mean"), "{}", resp.text);
+}

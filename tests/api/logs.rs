@@ -7,7 +7,12 @@ use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 
-use crate::helpers::{ACCESS_SECRET, LOGOUT_ALL, PASSWORD, REFRESH_SECRET, TestApp, session};
+use serde_json::json;
+
+use crate::helpers::{
+    ACCESS_SECRET, LOGIN, LOGOUT, LOGOUT_ALL, PASSWORD, REFRESH, REFRESH_SECRET, REGISTER, TestApp,
+    TestDb, session,
+};
 
 #[derive(Clone)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -30,7 +35,7 @@ fn captured() -> Arc<Mutex<Vec<u8>>> {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let writer = Buffer(Arc::clone(&logs));
         tracing_subscriber::fmt()
-            .with_env_filter("trace")
+            .with_env_filter("authql=trace")
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .init();
@@ -90,8 +95,93 @@ async fn logs_never_carry_secrets() {
         &rotated.access,
         &rotated.refresh,
         &third.access,
+        "logs@example.com",
+        "nobody@example.com",
     ];
     for secret in secrets {
         assert!(!text.contains(secret), "a secret reached the log: {secret}");
+    }
+}
+
+/// The audit lines of this test's client IP.
+fn audit_lines(logs: &Arc<Mutex<Vec<u8>>>, ip: &str) -> Vec<String> {
+    String::from_utf8(logs.lock().unwrap().clone())
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("authql::audit") && l.contains(&format!("client_ip={ip}")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_security_outcome_is_an_audit_event() {
+    let logs = captured();
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_LOGIN", "1/15m")]).await;
+    let ip = [192, 0, 2, 44];
+    let post = |query: &'static str, variables: serde_json::Value| {
+        app.post_from(ip, query, variables, &[])
+    };
+    let creds =
+        |email: &str, password: &str| json!({ "input": { "email": email, "password": password } });
+
+    let first = session(
+        post(REGISTER, creds("audit@example.com", PASSWORD))
+            .await
+            .data("register"),
+    );
+    post(LOGIN, creds("audit@example.com", "wrong password")).await; // failed, counted
+    post(LOGIN, creds("audit@example.com", PASSWORD)).await; // rate limited
+    TestDb::execute(&app.db, "DELETE FROM login_attempts").await;
+    let second = session(
+        post(LOGIN, creds("audit@example.com", PASSWORD))
+            .await
+            .data("login"),
+    );
+    let rotated = session(
+        post(REFRESH, json!({ "t": first.refresh }))
+            .await
+            .data("refreshToken"),
+    );
+    post(REFRESH, json!({ "t": first.refresh })).await; // reuse
+    post(LOGOUT, json!({ "t": second.refresh })).await;
+    let third = session(
+        post(LOGIN, creds("audit@example.com", PASSWORD))
+            .await
+            .data("login"),
+    );
+    let bearer = format!("Bearer {}", third.access);
+    app.post_from(ip, LOGOUT_ALL, json!({}), &[("authorization", &bearer)])
+        .await;
+
+    let lines = audit_lines(&logs, "192.0.2.44");
+    let user = format!("user_id={}", first.user_id);
+    for (event, needs) in [
+        ("registered", vec![user.as_str(), "session_id="]),
+        (
+            "login_failed",
+            vec![user.as_str(), "reason=\"wrong_password\""],
+        ),
+        ("rate_limited", vec!["scope=\"email\"", "retry_after="]),
+        ("login_succeeded", vec![user.as_str(), "session_id="]),
+        ("refreshed", vec![user.as_str(), "session_id="]),
+        ("reuse_detected", vec![user.as_str(), "session_id="]),
+        ("logged_out", vec![user.as_str(), "session_id="]),
+        ("logged_out_everywhere", vec![user.as_str(), "sessions=1"]),
+    ] {
+        let tag = format!("event=\"{event}\"");
+        let line = lines.iter().find(|l| l.contains(&tag));
+        let line = line.unwrap_or_else(|| panic!("no {event} event in {lines:#?}"));
+        for field in needs {
+            assert!(line.contains(field), "{event} lacks {field}: {line}");
+        }
+        for secret in [
+            PASSWORD,
+            "wrong password",
+            "audit@example.com",
+            &first.refresh,
+            &rotated.refresh,
+        ] {
+            assert!(!line.contains(secret), "{event} carries a secret: {line}");
+        }
     }
 }

@@ -9,7 +9,9 @@ mod cli;
 mod cookie;
 mod health;
 mod helpers;
+mod housekeeping;
 mod http;
+mod limits;
 mod login;
 mod logs;
 

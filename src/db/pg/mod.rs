@@ -1,6 +1,8 @@
 //! The PostgreSQL backend: a deadpool of fully async diesel connections.
 
+mod limits;
 mod prepared;
+mod purge;
 mod sessions;
 mod setup;
 mod users;
@@ -19,13 +21,14 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    CreateUserError, Credentials, EndSession, NewRefreshToken, NewSession, NewUser, Rotation,
-    Store, StoreError, TokenHash, User,
+    Attempts, CreateUserError, Credentials, EmailKey, EndSession, NewRefreshToken, NewSession,
+    NewUser, Purged, Rotation, Store, StoreError, TokenHash, User,
 };
 
 /// How long a request waits for a pooled connection (or for a new one to be
@@ -159,5 +162,22 @@ impl Store for PgStore {
     ) -> Result<Option<User>, StoreError> {
         bounded(async { sessions::find_user(&mut *self.conn().await?, user_id, session_id).await })
             .await
+    }
+
+    async fn count_login_attempt(
+        &self,
+        email: &EmailKey,
+        new_window_ends_at: DateTime<Utc>,
+    ) -> Result<Attempts, StoreError> {
+        bounded(async { limits::count(&mut *self.conn().await?, email, new_window_ends_at).await })
+            .await
+    }
+
+    async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
+        bounded(async { purge::batch(&mut *self.conn().await?, batch).await }).await
+    }
+
+    async fn clear_login_attempts(&self, email: &EmailKey) -> Result<(), StoreError> {
+        bounded(async { limits::clear(&mut *self.conn().await?, email).await }).await
     }
 }

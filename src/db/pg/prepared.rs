@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bytea, SqlType, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bytea, SqlType, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 /// One statement: its SQL, with `$1`, `$2`... placeholders, and the SQL types
 /// of the row it returns.
-pub trait Statement: 'static {
+pub trait Statement: Send + Sync + 'static {
     /// The SQL text.
     const SQL: &'static str;
     /// The row it returns, as a tuple of SQL types.
@@ -28,6 +28,7 @@ pub trait Statement: 'static {
 pub enum Bind<'a> {
     Bytes(&'a [u8]),
     Text(&'a str),
+    Int(i64),
     Uuid(Uuid),
     Timestamp(DateTime<Utc>),
 }
@@ -76,6 +77,7 @@ impl<S: Statement> QueryFragment<Pg> for Prepared<'_, S> {
             match bind {
                 Bind::Bytes(value) => out.push_bind_param::<Bytea, _>(value)?,
                 Bind::Text(value) => out.push_bind_param::<Text, _>(value)?,
+                Bind::Int(value) => out.push_bind_param::<BigInt, _>(value)?,
                 Bind::Uuid(value) => out.push_bind_param::<SqlUuid, _>(value)?,
                 Bind::Timestamp(value) => out.push_bind_param::<Timestamptz, _>(value)?,
             }

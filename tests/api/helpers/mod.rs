@@ -10,8 +10,11 @@ use std::sync::Arc;
 use authql::app::{AppState, router};
 use authql::config::Config;
 use authql::db::pg::PgStore;
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -150,6 +153,24 @@ impl TestApp {
         let mut request = Request::post("/graphql")
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// POSTs an operation as if from `ip` (the socket peer), with headers.
+    pub async fn post_from(
+        &self,
+        ip: [u8; 4],
+        query: &str,
+        variables: Value,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .extension(ConnectInfo(SocketAddr::from((ip, 40_000))));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

@@ -1,0 +1,95 @@
+//! Audit events: one structured `tracing` event per security-relevant
+//! outcome, under the target `authql::audit`, so operators can route them
+//! apart from the rest of the log (`RUST_LOG=authql::audit=info`).
+//!
+//! Every event carries `event` (a stable name), and where known `user_id`,
+//! `session_id` and `client_ip`. None ever carries a password, hash, token
+//! or secret, nor the email a login tried (attacker-chosen text, and
+//! personal data).
+
+use std::net::IpAddr;
+
+use uuid::Uuid;
+
+/// Where a request came from, as far as the server can tell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin {
+    /// The client IP (the socket peer, or `X-Forwarded-For` when trusted).
+    pub ip: Option<IpAddr>,
+}
+
+/// Why a login failed; one of these goes into `login_failed` as `reason`.
+#[derive(Debug, Clone, Copy)]
+pub enum LoginFailure {
+    /// The email is not shaped like one.
+    MalformedEmail,
+    /// No account has this email.
+    UnknownEmail,
+    /// The account exists; the password is wrong.
+    WrongPassword,
+}
+
+impl LoginFailure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedEmail => "malformed_email",
+            Self::UnknownEmail => "unknown_email",
+            Self::WrongPassword => "wrong_password",
+        }
+    }
+}
+
+fn ip(origin: Origin) -> String {
+    origin
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// An account was created (and signed in).
+pub fn registered(origin: Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "registered", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin), "account registered");
+}
+
+/// A login succeeded and started a session.
+pub fn login_succeeded(origin: Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "login_succeeded", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin), "login succeeded");
+}
+
+/// A login failed.
+pub fn login_failed(origin: Origin, reason: LoginFailure, user_id: Option<Uuid>) {
+    tracing::info!(target: "authql::audit", event = "login_failed", reason = reason.as_str(),
+        user_id = user_id.map(tracing::field::display), client_ip = %ip(origin), "login failed");
+}
+
+/// A request was refused by a rate limit; `scope` is `email` or `ip`.
+pub fn rate_limited(origin: Origin, scope: &'static str, retry_after: u64) {
+    tracing::warn!(target: "authql::audit", event = "rate_limited", scope, retry_after,
+        client_ip = %ip(origin), "rate limited");
+}
+
+/// A refresh token was traded for a new pair.
+pub fn refreshed(origin: Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "refreshed", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin), "refresh token rotated");
+}
+
+/// A spent refresh token came back: the session was ended.
+pub fn reuse_detected(origin: Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::warn!(target: "authql::audit", event = "reuse_detected", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin),
+        "refresh token reuse detected; session ended");
+}
+
+/// A session was ended by `logout`.
+pub fn logged_out(origin: Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "logged_out", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin), "logged out");
+}
+
+/// Every session of an account was ended by `logoutAll`.
+pub fn logged_out_everywhere(origin: Origin, user_id: Uuid, session_id: Uuid, sessions: u64) {
+    tracing::info!(target: "authql::audit", event = "logged_out_everywhere", user_id = %user_id,
+        session_id = %session_id, sessions, client_ip = %ip(origin), "logged out everywhere");
+}

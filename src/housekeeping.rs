@@ -1,0 +1,57 @@
+//! The background purge: expired refresh tokens, sessions and login-attempt
+//! counters are deleted every `HOUSEKEEPING_INTERVAL`, in batches, so the
+//! tables stay the size of the live data without a cron job.
+//!
+//! Ended sessions whose tokens have not expired yet are kept: `logout` with
+//! one of those tokens must still answer `false`, and a reused one must still
+//! be recognised. Every instance runs the purge; `SKIP LOCKED` keeps them
+//! (and live traffic) from waiting on each other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::{Purged, Store};
+
+/// Rows of each kind deleted per statement.
+const BATCH: u32 = 500;
+/// A pause between batches, leaving the database to live traffic.
+const PAUSE: Duration = Duration::from_millis(50);
+
+/// Purges everything that expired, batch by batch; returns the totals.
+pub async fn purge_once(store: &dyn Store) -> Purged {
+    let mut total = Purged::default();
+    loop {
+        let batch = match store.purge_expired(BATCH).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(error = error.describe(), "housekeeping: purge failed");
+                break;
+            }
+        };
+        total.refresh_tokens += batch.refresh_tokens;
+        total.sessions += batch.sessions;
+        total.login_attempts += batch.login_attempts;
+        let full = u64::from(BATCH);
+        if batch.refresh_tokens < full && batch.sessions < full && batch.login_attempts < full {
+            break;
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    total
+}
+
+/// Runs [`purge_once`] every `interval`, forever (spawn it).
+pub async fn run(store: Arc<dyn Store>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let purged = purge_once(store.as_ref()).await;
+        tracing::info!(
+            refresh_tokens = purged.refresh_tokens,
+            sessions = purged.sessions,
+            login_attempts = purged.login_attempts,
+            "housekeeping: purged expired rows"
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! The background purge keeps only rows that can still matter.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_removes_what_expired_and_keeps_what_still_matters() {
+    let app = TestApp::spawn().await;
+    let live = app.register("live@example.com").await;
+    let ended = app.register("ended@example.com").await;
+    app.logout(&ended.refresh).await.data("logout");
+    let old = app.register("old@example.com").await;
+    app.login_raw("nobody@example.com", "wrong password").await;
+    // Age one session and its tokens past their expiry, and the counter.
+    for sql in [
+        "UPDATE refresh_tokens SET expires_at = now() - interval '1 day'
+         WHERE session_id IN (SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+                              WHERE u.email = 'old@example.com')",
+        "UPDATE sessions SET expires_at = now() - interval '1 day'
+         WHERE user_id = (SELECT id FROM users WHERE email = 'old@example.com')",
+        "UPDATE login_attempts SET window_ends_at = now() - interval '1 second'",
+    ] {
+        app.db.execute(sql).await;
+    }
+
+    let purged = authql::housekeeping::purge_once(app.state.store.as_ref()).await;
+    assert_eq!(
+        (
+            purged.refresh_tokens,
+            purged.sessions,
+            purged.login_attempts
+        ),
+        (1, 1, 1),
+        "{purged:?}"
+    );
+    // Live and merely ended sessions stay: logout must still say false.
+    app.me(&live.access).await.data("me");
+    assert_eq!(
+        *app.logout(&ended.refresh).await.data("logout"),
+        json!(false)
+    );
+    app.me(&old.access).await.assert_error("UNAUTHENTICATED");
+    // A second pass finds nothing.
+    let again = authql::housekeeping::purge_once(app.state.store.as_ref()).await;
+    assert_eq!(
+        (again.refresh_tokens, again.sessions, again.login_attempts),
+        (0, 0, 0)
+    );
+}
