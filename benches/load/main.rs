@@ -9,7 +9,7 @@
 //! installed beyond PostgreSQL.
 //!
 //! Settings: `BENCH_SECONDS` (per scenario, default 10), `BENCH_ONLY` (a
-//! comma-separated subset of `me,refresh,login,register,storm`) and
+//! comma-separated subset of `me,refresh,login,register,storm,timing`) and
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`;
 //! the database is dropped and recreated).
 
@@ -185,6 +185,32 @@ async fn fresh_database(url: &str) {
         .unwrap();
 }
 
+/// Login timing for an unknown email and for a wrong password: `samples`
+/// sequential logins of each, interleaved; returns both medians in ms.
+async fn login_timing(conn: &mut Conn, samples: usize) -> (f64, f64) {
+    let mut unknown = Vec::with_capacity(samples);
+    let mut wrong = Vec::with_capacity(samples);
+    for i in 0..samples {
+        for (email, times) in [
+            (format!("nobody-{i}@bench.example"), &mut unknown),
+            (SEED_EMAIL.to_owned(), &mut wrong),
+        ] {
+            let body = body(
+                LOGIN,
+                json!({ "input": { "email": email, "password": "not the password" } }),
+            );
+            let sent = Instant::now();
+            conn.post(body, None).await;
+            times.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut unknown), median(&mut wrong))
+}
+
 /// Median seconds for one bcrypt hash at `cost`, measured here.
 fn bcrypt_seconds(cost: u32) -> f64 {
     let mut samples: Vec<f64> = (0..7)
@@ -302,6 +328,16 @@ async fn main() {
         stats::row(&mut me, server.peak_rss_mib());
         stats::row(&mut storm, server.peak_rss_mib());
         bcrypt_bound_rates.push(("login storm (cost 10)", storm.rate()));
+    }
+
+    if wanted("timing") {
+        let (unknown, wrong) = login_timing(&mut conn, 200).await;
+        println!();
+        println!(
+            "login timing, median of 200 each: unknown email {unknown:.1} ms, wrong password \\
+             {wrong:.1} ms, gap {:.1} %",
+            100.0 * (unknown - wrong).abs() / wrong
+        );
     }
 
     let hash = bcrypt_seconds(BCRYPT_COST);
