@@ -354,6 +354,10 @@ fn rate_limit(
 
 /// Parses `90s`, `15m`, `12h`, `30d` (a positive whole number and one unit).
 pub fn parse_duration(raw: &str) -> Option<Duration> {
+    // Byte-wise split below: anything non-ASCII is malformed anyway.
+    if !raw.is_ascii() {
+        return None;
+    }
     let unit_at = raw.len().checked_sub(1)?;
     let (number, unit) = raw.split_at(unit_at);
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
@@ -506,6 +510,15 @@ mod tests {
         }
         let err = config(&[("JWT_ACCESS_EXPIRES", "15")]).unwrap_err();
         assert_eq!(err.variable, "JWT_ACCESS_EXPIRES");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn durations_parse_or_refuse_without_panicking(raw in "\\PC{0,24}") {
+            if let Some(duration) = parse_duration(&raw) {
+                proptest::prop_assert!(duration.as_secs() >= 1);
+            }
+        }
     }
 
     #[test]

@@ -228,7 +228,7 @@ fn bcrypt_seconds(cost: u32) -> f64 {
 /// what the cores really deliver when all of them run bcrypt (shared caches,
 /// SMT siblings and clock limits make it less than cores ÷ one hash's time).
 fn bcrypt_parallel_rate(cost: u32, threads: usize) -> f64 {
-    const PER_THREAD: usize = 6;
+    const PER_THREAD: usize = 16;
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
@@ -334,7 +334,7 @@ async fn main() {
         let (unknown, wrong) = login_timing(&mut conn, 200).await;
         println!();
         println!(
-            "login timing, median of 200 each: unknown email {unknown:.1} ms, wrong password \\
+            "login timing, median of 200 each: unknown email {unknown:.1} ms, wrong password \
              {wrong:.1} ms, gap {:.1} %",
             100.0 * (unknown - wrong).abs() / wrong
         );

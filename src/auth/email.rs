@@ -21,10 +21,15 @@ pub fn normalize(raw: &str) -> Result<String, EmailError> {
     if trimmed.is_empty() {
         return Err("email must not be empty");
     }
+    // Counted before lowercasing (which can only lengthen a string) to bound
+    // the work, and after, because the lowercased form is what is stored.
     if trimmed.chars().count() > MAX_EMAIL_CHARS {
         return Err("email must be at most 254 characters");
     }
     let email = trimmed.to_lowercase();
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err("email must be at most 254 characters");
+    }
     let Some((local, domain)) = email.split_once('@') else {
         return Err("email must look like name@example.com");
     };
@@ -120,5 +125,19 @@ mod tests {
     #[test]
     fn idn_top_level_domains_pass() {
         assert!(normalize("user@example.xn--p1ai").is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_normalized_or_refused_without_panicking(raw in "\\PC{0,300}") {
+            if let Ok(email) = normalize(&raw) {
+                proptest::prop_assert!(email.chars().count() <= MAX_EMAIL_CHARS);
+                proptest::prop_assert_eq!(email.trim(), email.as_str());
+                proptest::prop_assert_eq!(email.to_lowercase(), email.clone());
+                proptest::prop_assert_eq!(email.matches('@').count(), 1);
+                // Normalizing is idempotent.
+                proptest::prop_assert_eq!(normalize(&email), Ok(email.clone()));
+            }
+        }
     }
 }

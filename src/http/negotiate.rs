@@ -100,6 +100,14 @@ mod tests {
         assert_eq!(negotiate(Some("application/json;q=0")), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_accept_header_is_handled(accept in "[ -~]{0,200}") {
+            let _ = negotiate(Some(&accept));
+            let _ = wants_html(Some(&accept));
+        }
+    }
+
     #[test]
     fn detects_browsers() {
         assert!(wants_html(Some("text/html,application/xhtml+xml")));

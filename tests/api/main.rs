@@ -17,6 +17,7 @@ mod logs;
 
 mod logout;
 mod me;
+mod properties;
 mod refresh;
 mod register;
 mod schema;
