@@ -43,6 +43,8 @@ fn main() -> ExitCode {
     // Real environment variables win over `.env`, as in most Node tooling.
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
+        // Colours only for a terminal, not for log files and collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
