@@ -1,0 +1,280 @@
+//! Every setting of the API contract, read and validated once at start-up.
+//!
+//! Nothing else in the crate reads the environment: `main` calls
+//! [`Config::from_env`] and hands the value down. Tests build a `Config` from a
+//! plain map through [`Config::from_lookup`], so parsing is tested without
+//! touching the process environment.
+
+mod parse;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use parse::parse_duration;
+use parse::{lifetime, parse_origins, rate_limit, secret, switch};
+
+/// The development database: the local PostgreSQL of the README's quick start.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/authql";
+
+/// Secrets shorter than this are refused in production (RFC 7518 §3.2 asks
+/// for a key at least as long as the HS256 hash output: 32 bytes).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// `development` (the default) or `production`, from `APP_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Friendly defaults: random secrets, any CORS origin.
+    Development,
+    /// Strict: secrets must be set and long; no CORS origin unless listed.
+    Production,
+}
+
+/// Which browser origins may call `/graphql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all: browsers allow same-origin calls only.
+    None,
+    /// `*`: any origin, without credentials (the CORS spec forbids both).
+    Any,
+    /// These exact origins, with credentials (for the refresh-token cookie).
+    List(Vec<String>),
+}
+
+/// A budget of attempts per window, from `RATE_LIMIT_*` (`10/15m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Attempts allowed per window.
+    pub max: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+/// An HMAC key. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The key bytes, used byte for byte as the HMAC key.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn random() -> Result<Self, ConfigError> {
+        let mut bytes = vec![0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|_| ConfigError {
+            variable: "JWT_ACCESS_SECRET",
+            message: "the operating system could not provide random bytes".into(),
+        })?;
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// The whole configuration. See the README's table for each variable.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `DATABASE_POOL_SIZE`: most connections this process opens.
+    pub database_pool_size: usize,
+    /// `HOST`.
+    pub host: String,
+    /// `PORT`.
+    pub port: u16,
+    /// `JWT_ACCESS_SECRET`.
+    pub access_secret: Secret,
+    /// `JWT_REFRESH_SECRET`.
+    pub refresh_secret: Secret,
+    /// True when the secrets were generated for this process (development).
+    pub secrets_generated: bool,
+    /// `JWT_ACCESS_EXPIRES`.
+    pub access_ttl: Duration,
+    /// `JWT_REFRESH_EXPIRES`.
+    pub refresh_ttl: Duration,
+    /// `JWT_ISSUER`.
+    pub issuer: String,
+    /// `BCRYPT_COST`.
+    pub bcrypt_cost: u32,
+    /// `APP_ENV`.
+    pub app_env: AppEnv,
+    /// `REFRESH_TOKEN_COOKIE`.
+    pub refresh_cookie: bool,
+    /// `CORS_ORIGINS`.
+    pub cors_origins: CorsOrigins,
+    /// `RATE_LIMIT_LOGIN`: failed logins per email; `None` when `0` (off).
+    pub rate_limit_login: Option<RateLimit>,
+    /// `RATE_LIMIT_IP`: sign-in calls per client IP; `None` when `0` (off).
+    pub rate_limit_ip: Option<RateLimit>,
+    /// `TRUST_PROXY_HEADERS`: take the client IP from `X-Forwarded-For`.
+    pub trust_proxy_headers: bool,
+    /// `GRAPHQL_INTROSPECTION`: answer `__schema` / `__type` queries.
+    pub graphql_introspection: bool,
+    /// `GRAPHIQL`: serve the GraphiQL IDE on `GET /graphql`.
+    pub graphiql: bool,
+    /// `HOUSEKEEPING_INTERVAL`: how often expired rows are purged; `None`
+    /// when `0` (off).
+    pub housekeeping_interval: Option<Duration>,
+}
+
+/// A setting that could not be used; names the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after `.env`, which `main` loads).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of variables. An empty value
+    /// counts as unset, as in most `.env` tooling. Values are trimmed, except
+    /// the secrets and the issuer, which are used byte for byte: another
+    /// service verifying our tokens with the same value must agree with us.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let exact = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            exact(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let app_env = match get("APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "APP_ENV",
+                    format!("expected `development` or `production`, got `{other}`"),
+                ));
+            }
+        };
+        let production = app_env == AppEnv::Production;
+
+        let access_secret = secret(exact("JWT_ACCESS_SECRET"), "JWT_ACCESS_SECRET", production)?;
+        let refresh_secret = secret(
+            exact("JWT_REFRESH_SECRET"),
+            "JWT_REFRESH_SECRET",
+            production,
+        )?;
+        let secrets_generated = access_secret.1 || refresh_secret.1;
+
+        let bcrypt_cost = match get("BCRYPT_COST") {
+            None => 12,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(cost) if (4..=31).contains(&cost) => cost,
+                _ => {
+                    return Err(invalid(
+                        "BCRYPT_COST",
+                        format!("expected 4 to 31, got `{raw}`"),
+                    ));
+                }
+            },
+        };
+
+        let cors_origins = match get("CORS_ORIGINS") {
+            None if production => CorsOrigins::None,
+            None => CorsOrigins::Any,
+            Some(raw) => parse_origins(&raw)?,
+        };
+
+        Ok(Self {
+            database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_pool_size: match get("DATABASE_POOL_SIZE") {
+                None => 16,
+                Some(raw) => match raw.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        return Err(invalid(
+                            "DATABASE_POOL_SIZE",
+                            format!("expected a positive whole number, got `{raw}`"),
+                        ));
+                    }
+                },
+            },
+            host: get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
+            port: match get("PORT") {
+                None => 8000,
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|_| invalid("PORT", format!("expected a port number, got `{raw}`")))?,
+            },
+            access_secret: access_secret.0,
+            refresh_secret: refresh_secret.0,
+            secrets_generated,
+            access_ttl: lifetime(get("JWT_ACCESS_EXPIRES"), "JWT_ACCESS_EXPIRES", "15m")?,
+            refresh_ttl: lifetime(get("JWT_REFRESH_EXPIRES"), "JWT_REFRESH_EXPIRES", "30d")?,
+            issuer: exact("JWT_ISSUER").unwrap_or_else(|| "authql".to_owned()),
+            bcrypt_cost,
+            app_env,
+            refresh_cookie: switch(
+                get("REFRESH_TOKEN_COOKIE"),
+                "REFRESH_TOKEN_COOKIE",
+                ["off", "on"],
+                false,
+            )?,
+            cors_origins,
+            rate_limit_login: rate_limit(get("RATE_LIMIT_LOGIN"), "RATE_LIMIT_LOGIN", "10/15m")?,
+            rate_limit_ip: rate_limit(get("RATE_LIMIT_IP"), "RATE_LIMIT_IP", "300/5m")?,
+            trust_proxy_headers: switch(
+                get("TRUST_PROXY_HEADERS"),
+                "TRUST_PROXY_HEADERS",
+                ["false", "true"],
+                false,
+            )?,
+            // Production hides the schema by default: clients are generated
+            // from the published schema.graphql, not from a live server.
+            graphql_introspection: switch(
+                get("GRAPHQL_INTROSPECTION"),
+                "GRAPHQL_INTROSPECTION",
+                ["off", "on"],
+                !production,
+            )?,
+            graphiql: switch(get("GRAPHIQL"), "GRAPHIQL", ["off", "on"], !production)?,
+            housekeeping_interval: match get("HOUSEKEEPING_INTERVAL").as_deref() {
+                Some("0") => None,
+                raw => Some(lifetime(
+                    raw.map(str::to_owned),
+                    "HOUSEKEEPING_INTERVAL",
+                    "10m",
+                )?),
+            },
+        })
+    }
+
+    /// The address to listen on, as `host:port`.
+    pub fn listen_address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
