@@ -85,6 +85,33 @@ async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
     .exists
 }
 
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// Templates of older migrations are of no further use: drop them (and any
+/// staging copy a crashed run left behind).
+async fn drop_stale_templates(conn: &mut AsyncPgConnection, current: &str) {
+    let stale: Vec<Name> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'authql\\_test\\_template\\_%'",
+    )
+    .load(conn)
+    .await
+    .unwrap_or_default();
+    // Names starting with the current one are its staging copies: maybe another
+    // test process is migrating one right now.
+    for Name { datname } in stale
+        .into_iter()
+        .filter(|n| !n.datname.starts_with(current))
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"))
+            .execute(conn)
+            .await;
+    }
+}
+
 /// The migrated template, made once per migrations version.
 async fn template() -> String {
     static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -95,6 +122,7 @@ async fn template() -> String {
             if database_exists(&mut conn, &name).await {
                 return name;
             }
+            drop_stale_templates(&mut conn, &name).await;
             let staging = format!("{name}_{}", uuid::Uuid::new_v4().simple());
             diesel::sql_query(format!("CREATE DATABASE {staging}"))
                 .execute(&mut conn)
