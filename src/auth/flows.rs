@@ -10,7 +10,8 @@ use super::limits::whole_seconds;
 use super::tokens::IssuedRefresh;
 use super::{AuthService, Password, Principal, SignedIn, email};
 use crate::db::{
-    CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation, TokenHash, User,
+    AttemptCounter, CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation,
+    TokenHash, User,
 };
 use crate::error::AppError;
 
@@ -70,19 +71,44 @@ impl AuthService {
         origin: Origin,
     ) -> Result<SignedIn, AppError> {
         self.check_ip(origin)?;
-        let normalized = email::normalize(raw_email);
-        self.count_login_attempt(&normalized, raw_email, origin)
-            .await?;
-
-        let credentials = match &normalized {
-            Ok(email) => self
-                .store
-                .find_credentials(email)
-                .await
-                .map_err(store_failure)?,
-            Err(_) => None,
+        let normalized = email::normalize(raw_email).ok();
+        // RATE_LIMIT_LOGIN: the attempt is counted before any password is
+        // checked, so a limited email is refused even with the right
+        // password (no oracle), and malformed, unknown and known emails are
+        // counted alike (no enumeration). A successful login clears it.
+        let key = self.login_limit.map(|_| {
+            EmailKey::of(
+                normalized
+                    .as_deref()
+                    .unwrap_or(&raw_email.trim().to_lowercase()),
+            )
+        });
+        let counter = match (&key, self.login_limit) {
+            (Some(key), Some(limit)) => Some(AttemptCounter {
+                key,
+                new_window_ends_at: Utc::now()
+                    + chrono::Duration::from_std(limit.window)
+                        .map_err(|_| AppError::internal("rate limit window out of range"))?,
+            }),
+            _ => None,
         };
-        let (user, hash) = match credentials {
+        let lookup = self
+            .store
+            .begin_login(normalized.as_deref(), counter)
+            .await
+            .map_err(store_failure)?;
+        if let (Some(attempts), Some(limit)) = (lookup.attempts, self.login_limit) {
+            if attempts.count > limit.max {
+                let left = (attempts.window_ends_at - Utc::now())
+                    .to_std()
+                    .unwrap_or_default();
+                let retry_after = whole_seconds(left);
+                audit::rate_limited(origin, "email", retry_after);
+                return Err(AppError::RateLimited { retry_after });
+            }
+        }
+
+        let (user, hash) = match lookup.credentials {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
@@ -91,9 +117,9 @@ impl AuthService {
             Some(user) if matched => user,
             found => {
                 let reason = match (&normalized, &found) {
-                    (Err(_), _) => LoginFailure::MalformedEmail,
-                    (Ok(_), None) => LoginFailure::UnknownEmail,
-                    (Ok(_), Some(_)) => LoginFailure::WrongPassword,
+                    (None, _) => LoginFailure::MalformedEmail,
+                    (Some(_), None) => LoginFailure::UnknownEmail,
+                    (Some(_), Some(_)) => LoginFailure::WrongPassword,
                 };
                 audit::login_failed(origin, reason, found.map(|u| u.id));
                 return Err(AppError::InvalidCredentials);
@@ -107,17 +133,9 @@ impl AuthService {
             refresh_token: refresh.stored.clone(),
         };
         self.store
-            .create_session(user.id, session)
+            .create_session(user.id, session, key.as_ref())
             .await
             .map_err(store_failure)?;
-        if self.login_limit.is_some() {
-            if let Ok(email) = &normalized {
-                self.store
-                    .clear_login_attempts(&EmailKey::of(email))
-                    .await
-                    .map_err(store_failure)?;
-            }
-        }
         audit::login_succeeded(origin, user.id, session_id);
         self.signed_in(user, session_id, refresh)
     }
@@ -215,41 +233,6 @@ impl AuthService {
             audit::rate_limited(origin, "ip", retry_after);
             AppError::RateLimited { retry_after }
         })
-    }
-
-    /// `RATE_LIMIT_LOGIN`: counts the attempt before any password is checked,
-    /// so a limited email is refused even with the right password (no
-    /// oracle), and malformed, unknown and known emails are counted alike
-    /// (no enumeration). A successful login clears the count.
-    async fn count_login_attempt(
-        &self,
-        normalized: &Result<String, email::EmailError>,
-        raw_email: &str,
-        origin: Origin,
-    ) -> Result<(), AppError> {
-        let Some(limit) = self.login_limit else {
-            return Ok(());
-        };
-        let key = match normalized {
-            Ok(email) => EmailKey::of(email),
-            Err(_) => EmailKey::of(&raw_email.trim().to_lowercase()),
-        };
-        let window = chrono::Duration::from_std(limit.window)
-            .map_err(|_| AppError::internal("rate limit window out of range"))?;
-        let attempts = self
-            .store
-            .count_login_attempt(&key, Utc::now() + window)
-            .await
-            .map_err(store_failure)?;
-        if attempts.count <= limit.max {
-            return Ok(());
-        }
-        let left = (attempts.window_ends_at - Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        let retry_after = whole_seconds(left);
-        audit::rate_limited(origin, "email", retry_after);
-        Err(AppError::RateLimited { retry_after })
     }
 
     fn signed_in(

@@ -117,6 +117,23 @@ impl std::fmt::Debug for EmailKey {
     }
 }
 
+/// Which counter a login attempt goes to, and the end of a new window.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptCounter<'a> {
+    /// The email's counter.
+    pub key: &'a EmailKey,
+    /// When a window started by this attempt ends.
+    pub new_window_ends_at: DateTime<Utc>,
+}
+
+/// What [`Store::begin_login`] found.
+pub struct LoginLookup {
+    /// The account, when the email is well formed and has one.
+    pub credentials: Option<Credentials>,
+    /// The attempts counted, when a counter was given.
+    pub attempts: Option<Attempts>,
+}
+
 /// Login attempts counted for one email in its current window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempts {
@@ -218,11 +235,23 @@ pub trait Store: Send + Sync + 'static {
         session: NewSession,
     ) -> Result<User, CreateUserError>;
 
-    /// The account with this (normalized) email, with its hash.
-    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
+    /// The first step of a login, in one round trip: counts the attempt
+    /// against `counter` (when the per-email limit is on) and reads the
+    /// account with the normalized `email` (when it is well formed).
+    async fn begin_login(
+        &self,
+        email: Option<&str>,
+        counter: Option<AttemptCounter<'_>>,
+    ) -> Result<LoginLookup, StoreError>;
 
-    /// Starts a session for an existing account.
-    async fn create_session(&self, user_id: Uuid, session: NewSession) -> Result<(), StoreError>;
+    /// Starts a session for an existing account; with `clear`, also forgets
+    /// that email's login attempts (the login succeeded), in one statement.
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        session: NewSession,
+        clear: Option<&EmailKey>,
+    ) -> Result<(), StoreError>;
 
     /// Trades a live refresh token of `session_id` for `next`, atomically: of
     /// concurrent calls with one token exactly one gets [`Rotation::Rotated`].
@@ -244,17 +273,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends every live session of the account; returns how many.
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;
-
-    /// Counts one login attempt for an email, atomically: starts a window
-    /// ending at `new_window_ends_at` when none is running.
-    async fn count_login_attempt(
-        &self,
-        email: &EmailKey,
-        new_window_ends_at: DateTime<Utc>,
-    ) -> Result<Attempts, StoreError>;
-
-    /// Forgets an email's attempts (after a successful login).
-    async fn clear_login_attempts(&self, email: &EmailKey) -> Result<(), StoreError>;
 
     /// Deletes up to `batch` rows of each kind that can no longer matter.
     async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError>;

@@ -1,51 +1,100 @@
-//! Login-attempt counters on PostgreSQL.
+//! The first step of a login on PostgreSQL: the per-email attempt counter
+//! and the account lookup, in one statement.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::{Integer, Timestamptz};
+use diesel::sql_types::{Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
 
 use super::prepared::{Bind, Prepared, Statement};
-use crate::db::schema::login_attempts;
-use crate::db::{Attempts, EmailKey, StoreError};
+use super::users;
+use crate::db::models::UserRow;
+use crate::db::{AttemptCounter, Attempts, Credentials, LoginLookup, StoreError, User};
 
-/// One atomic upsert: concurrent attempts on any instance each count once,
-/// and an expired window restarts at the first attempt after it.
-struct CountAttempt;
+/// Counts the attempt (one atomic upsert: concurrent attempts on any
+/// instance each count once, and an expired window restarts at the first
+/// attempt after it) and reads the account, if any, alongside.
+struct CountAndFind;
 
-impl Statement for CountAttempt {
-    type Row = (Integer, Timestamptz);
+impl Statement for CountAndFind {
+    type Row = (
+        Integer,
+        Timestamptz,
+        Nullable<SqlUuid>,
+        Nullable<Text>,
+        Nullable<Text>,
+        Nullable<Timestamptz>,
+        Nullable<Text>,
+    );
     const SQL: &'static str = "
-INSERT INTO login_attempts AS a (email_hash, attempts, window_ends_at) VALUES ($1, 1, $2)
-ON CONFLICT (email_hash) DO UPDATE SET
-    attempts = CASE WHEN a.window_ends_at <= now() THEN 1 ELSE a.attempts + 1 END,
-    window_ends_at = CASE WHEN a.window_ends_at <= now() THEN EXCLUDED.window_ends_at
-                          ELSE a.window_ends_at END
-RETURNING attempts, window_ends_at";
+WITH attempt AS (
+    INSERT INTO login_attempts AS a (email_hash, attempts, window_ends_at) VALUES ($1, 1, $2)
+    ON CONFLICT (email_hash) DO UPDATE SET
+        attempts = CASE WHEN a.window_ends_at <= now() THEN 1 ELSE a.attempts + 1 END,
+        window_ends_at = CASE WHEN a.window_ends_at <= now() THEN EXCLUDED.window_ends_at
+                              ELSE a.window_ends_at END
+    RETURNING attempts, window_ends_at
+)
+SELECT attempt.attempts, attempt.window_ends_at,
+       users.id, users.email, users.role, users.created_at, users.password_hash
+FROM attempt LEFT JOIN users ON users.email = $3";
 }
 
-/// See [`crate::db::Store::count_login_attempt`].
-pub async fn count(
+type Found = (
+    i32,
+    DateTime<Utc>,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+/// See [`crate::db::Store::begin_login`].
+pub async fn begin_login(
     conn: &mut AsyncPgConnection,
-    email: &EmailKey,
-    new_window_ends_at: DateTime<Utc>,
-) -> Result<Attempts, StoreError> {
-    let (count, window_ends_at): (i32, DateTime<Utc>) = Prepared::<CountAttempt>::new(vec![
-        Bind::Bytes(email.as_bytes()),
-        Bind::Timestamp(new_window_ends_at),
+    email: Option<&str>,
+    counter: Option<AttemptCounter<'_>>,
+) -> Result<LoginLookup, StoreError> {
+    let Some(counter) = counter else {
+        let credentials = match email {
+            Some(email) => users::find_credentials(conn, email).await?,
+            None => None,
+        };
+        return Ok(LoginLookup {
+            credentials,
+            attempts: None,
+        });
+    };
+    let found: Found = Prepared::<CountAndFind>::new(vec![
+        Bind::Bytes(counter.key.as_bytes()),
+        Bind::Timestamp(counter.new_window_ends_at),
+        // No account has the empty email: a malformed one finds nobody.
+        Bind::Text(email.unwrap_or("")),
     ])
     .get_result(conn)
     .await?;
-    Ok(Attempts {
-        count: u32::try_from(count).unwrap_or(u32::MAX),
-        window_ends_at,
+    let (count, window_ends_at, id, stored_email, role, created_at, password_hash) = found;
+    let credentials = match (id, stored_email, role, created_at, password_hash) {
+        (Some(id), Some(email), Some(role), Some(created_at), Some(password_hash)) => {
+            let user = User::try_from(UserRow {
+                id,
+                email,
+                role,
+                created_at,
+            })?;
+            Some(Credentials {
+                user,
+                password_hash,
+            })
+        }
+        _ => None,
+    };
+    Ok(LoginLookup {
+        credentials,
+        attempts: Some(Attempts {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            window_ends_at,
+        }),
     })
-}
-
-/// See [`crate::db::Store::clear_login_attempts`].
-pub async fn clear(conn: &mut AsyncPgConnection, email: &EmailKey) -> Result<(), StoreError> {
-    diesel::delete(login_attempts::table.filter(login_attempts::email_hash.eq(email.as_bytes())))
-        .execute(conn)
-        .await?;
-    Ok(())
 }

@@ -21,14 +21,13 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    Attempts, CreateUserError, Credentials, EmailKey, EndSession, NewRefreshToken, NewSession,
-    NewUser, Purged, Rotation, Store, StoreError, TokenHash, User,
+    AttemptCounter, CreateUserError, EmailKey, EndSession, LoginLookup, NewRefreshToken,
+    NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, User,
 };
 
 /// How long a request waits for a pooled connection (or for a new one to be
@@ -120,12 +119,24 @@ impl Store for PgStore {
         bounded(async { users::create(&mut *self.conn().await?, user, session).await }).await
     }
 
-    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
-        bounded(async { users::find_credentials(&mut *self.conn().await?, email).await }).await
+    async fn begin_login(
+        &self,
+        email: Option<&str>,
+        counter: Option<AttemptCounter<'_>>,
+    ) -> Result<LoginLookup, StoreError> {
+        bounded(async { limits::begin_login(&mut *self.conn().await?, email, counter).await }).await
     }
 
-    async fn create_session(&self, user_id: Uuid, session: NewSession) -> Result<(), StoreError> {
-        bounded(async { sessions::create(&mut *self.conn().await?, user_id, &session).await }).await
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        session: NewSession,
+        clear: Option<&EmailKey>,
+    ) -> Result<(), StoreError> {
+        bounded(async {
+            sessions::create(&mut *self.conn().await?, user_id, &session, clear).await
+        })
+        .await
     }
 
     async fn rotate_refresh_token(
@@ -164,20 +175,7 @@ impl Store for PgStore {
             .await
     }
 
-    async fn count_login_attempt(
-        &self,
-        email: &EmailKey,
-        new_window_ends_at: DateTime<Utc>,
-    ) -> Result<Attempts, StoreError> {
-        bounded(async { limits::count(&mut *self.conn().await?, email, new_window_ends_at).await })
-            .await
-    }
-
     async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
         bounded(async { purge::batch(&mut *self.conn().await?, batch).await }).await
-    }
-
-    async fn clear_login_attempts(&self, email: &EmailKey) -> Result<(), StoreError> {
-        bounded(async { limits::clear(&mut *self.conn().await?, email).await }).await
     }
 }

@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::prepared::{Bind, Prepared, Statement};
 use crate::db::models::UserRow;
 use crate::db::schema::{sessions, users};
-use crate::db::{EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User};
+use crate::db::{
+    EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User,
+};
 
 /// Starts a session and stores its first refresh token, in one statement
 /// (the foreign key is checked at its end, when the session row exists).
@@ -30,20 +32,48 @@ INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($4, $1, 
 RETURNING session_id";
 }
 
-/// Starts a session for an existing account.
+/// [`StartSession`] after a successful login: the email's attempt counter
+/// is cleared in the same statement.
+struct StartSessionClearing;
+
+impl Statement for StartSessionClearing {
+    type Row = SqlUuid;
+    const SQL: &'static str = "
+WITH cleared AS (
+    DELETE FROM login_attempts WHERE email_hash = $5
+), session AS (
+    INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+)
+INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($4, $1, $3)
+RETURNING session_id";
+}
+
+/// See [`crate::db::Store::create_session`].
 pub async fn create(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     session: &NewSession,
+    clear: Option<&EmailKey>,
 ) -> Result<(), StoreError> {
-    Prepared::<StartSession>::new(vec![
+    let mut binds = vec![
         Bind::Uuid(session.id),
         Bind::Uuid(user_id),
         Bind::Timestamp(session.refresh_token.expires_at),
         Bind::Bytes(session.refresh_token.hash.as_bytes()),
-    ])
-    .get_result::<Uuid>(conn)
-    .await?;
+    ];
+    match clear {
+        Some(email) => {
+            binds.push(Bind::Bytes(email.as_bytes()));
+            Prepared::<StartSessionClearing>::new(binds)
+                .get_result::<Uuid>(conn)
+                .await?;
+        }
+        None => {
+            Prepared::<StartSession>::new(binds)
+                .get_result::<Uuid>(conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -61,7 +61,7 @@ pub async fn create(
 }
 
 /// The account with this normalized email, with its hash.
-pub async fn find_credentials(
+pub(super) async fn find_credentials(
     conn: &mut AsyncPgConnection,
     email: &str,
 ) -> Result<Option<Credentials>, StoreError> {
