@@ -116,11 +116,10 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_or(address, |bound| bound.to_string());
-    tracing::info!(
-        %address,
-        database = %redact_url(&config.database_url),
-        "authql listening; GraphiQL at http://{address}/graphql"
-    );
+    if config.graphiql {
+        tracing::info!(%address, "GraphiQL at http://{address}/graphql");
+    }
+    tracing::info!(%address, database = %redact_url(&config.database_url), "authql listening");
     let state = AppState::new(config, Arc::new(store));
     serve(listener, state, shutdown_signal())
         .await

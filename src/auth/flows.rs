@@ -186,10 +186,22 @@ impl AuthService {
                 Ok(true)
             }
             EndSession::AlreadyEnded => Ok(false),
-            // Rows of expired tokens are purged in the background; one that
-            // is gone but whose signature and expiry say we issued it long
-            // ago belonged to a session that has ended since.
-            EndSession::Unknown if claims.exp < Utc::now().timestamp() => Ok(false),
+            // Rows of expired tokens are purged in the background. A token
+            // that is gone, but whose signature says we issued it and whose
+            // expiry says it may have been purged, still names its session:
+            // end that session if it is live, as the contract asks of any
+            // token of a live session, rotated away or not.
+            EndSession::Unknown if claims.exp < Utc::now().timestamp() => {
+                let ended = self
+                    .store
+                    .end_session(claims.sub, claims.sid)
+                    .await
+                    .map_err(store_failure)?;
+                if ended {
+                    audit::logged_out(origin, claims.sub, claims.sid);
+                }
+                Ok(ended)
+            }
             EndSession::Unknown => Err(AppError::InvalidRefreshToken),
         }
     }

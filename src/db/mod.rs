@@ -271,6 +271,10 @@ pub trait Store: Send + Sync + 'static {
         user_id: Uuid,
     ) -> Result<EndSession, StoreError>;
 
+    /// Ends the session `session_id` of `user_id` if it is live; true when
+    /// it was. For `logout` with a token whose row the purge already removed.
+    async fn end_session(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, StoreError>;
+
     /// Ends every live session of the account; returns how many.
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;
 

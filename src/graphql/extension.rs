@@ -15,7 +15,7 @@ use async_graphql::{
     IntrospectionMode, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
 
-use super::{RequestContext, introspection, select_operation, variables};
+use super::{RequestContext, root_fields, select_operation, variables};
 
 /// `extensions.code` of a document that does not parse.
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -77,12 +77,16 @@ impl Extension for PhasesOfOneRequest {
 
         let operation_name = self.operation_name.lock().ok().and_then(|n| n.clone());
         let registry = &ctx.schema_env.registry;
-        if registry.introspection_mode == IntrospectionMode::Disabled {
-            let operation = select_operation(&document, operation_name.as_deref());
-            if operation.is_some_and(|op| introspection::asks_for_schema(&document, op)) {
-                return Err(tag(
-                    ServerError::new("introspection is disabled on this server", None),
-                    VALIDATION_FAILED,
+        if let Some(operation) = select_operation(&document, operation_name.as_deref()) {
+            let refuse = |message: &str| tag(ServerError::new(message, None), VALIDATION_FAILED);
+            if registry.introspection_mode == IntrospectionMode::Disabled
+                && root_fields::asks_for_schema(&document, operation)
+            {
+                return Err(refuse("introspection is disabled on this server"));
+            }
+            if root_fields::sign_in_fields(&document, operation) > 1 {
+                return Err(refuse(
+                    "an operation may contain at most one of register, login and refreshToken",
                 ));
             }
         }

@@ -7,8 +7,8 @@
 mod context;
 mod cookie;
 mod extension;
-mod introspection;
 mod resolvers;
+mod root_fields;
 mod types;
 mod variables;
 
@@ -34,11 +34,6 @@ const MAX_DEPTH: usize = 20;
 /// Most fields one operation may select, counted statically: bounds the work
 /// of a single document (aliases included).
 const MAX_COMPLEXITY: usize = 1_000;
-/// The cost of `register`, `login` and `refreshToken`: over half the budget,
-/// so one operation holds at most one of them. Without it, a single request
-/// could alias `login` hundreds of times: hundreds of password guesses and
-/// bcrypt runs for the price of one HTTP request.
-pub(crate) const SIGN_IN_COMPLEXITY: usize = MAX_COMPLEXITY / 2 + 1;
 
 /// Whether refresh tokens travel in an httpOnly cookie (`REFRESH_TOKEN_COOKIE`).
 #[derive(Debug, Clone, Copy)]

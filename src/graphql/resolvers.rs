@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::SIGN_IN_COMPLEXITY;
 use super::context::{Authenticated, auth_service as auth, principal, request_context};
 use super::cookie::{clear_refresh_cookie, deliver_refresh_token, presented_refresh_token};
 use super::types::{AuthPayload, LoginInput, RegisterInput, UserObject};
@@ -39,7 +38,6 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Creates an account with role USER and signs it in.
-    #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?
             .register(&input.email, Password::new(input.password), origin(ctx)?)
@@ -48,7 +46,6 @@ impl Mutation {
     }
 
     /// Signs in with email and password.
-    #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?
             .login(&input.email, Password::new(input.password), origin(ctx)?)
@@ -57,7 +54,6 @@ impl Mutation {
     }
 
     /// Trades a refresh token for a new pair. The old refresh token stops working. Without the argument, the refresh-token cookie is used.
-    #[graphql(complexity = "SIGN_IN_COMPLEXITY")]
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,

@@ -466,3 +466,23 @@ async fn development_suggests_field_names() {
     let resp = app.post("{ me { emaill } }", json!({})).await;
     assert!(resp.text.contains("Did you mean"), "{}", resp.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_may_hold_several_sign_in_operations_and_run_one() {
+    let app = TestApp::spawn().await;
+    let document = r#"
+        mutation Register { register(input: {email: "tab@example.com", password: "correct horse battery"}) { tokenType } }
+        mutation Login { login(input: {email: "tab@example.com", password: "correct horse battery"}) { tokenType } }
+    "#;
+    for operation in ["Register", "Login"] {
+        let body = json!({ "query": document, "operationName": operation });
+        let resp = app
+            .send(post(body.to_string(), None, "application/json"))
+            .await;
+        assert!(
+            resp.body.get("errors").is_none(),
+            "{operation}: {}",
+            resp.text
+        );
+    }
+}

@@ -203,3 +203,21 @@ async fn after_logout_all_the_rest_of_the_request_is_signed_out() {
     assert_eq!(resp.body["errors"][0]["path"], json!(["b"]));
     app.me(&s.access).await.assert_error("UNAUTHENTICATED");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purged_token_still_logs_its_live_session_out() {
+    let app = TestApp::spawn().await;
+    let s = app.register("purged@example.com").await;
+    // A token of this session, long expired, whose row the background purge
+    // has removed: signed by us, not in the database.
+    let mut claims = tokens::claims(&s.refresh);
+    claims["exp"] = json!(tokens::now() - 3600);
+    claims["jti"] = json!(uuid::Uuid::new_v4());
+    let purged = tokens::sign(&claims, REFRESH_SECRET, Algorithm::HS256);
+    assert_eq!(*app.logout(&purged).await.data("logout"), json!(true));
+    app.me(&s.access).await.assert_error("UNAUTHENTICATED");
+    app.refresh(&s.refresh)
+        .await
+        .assert_error("INVALID_REFRESH_TOKEN");
+    assert_eq!(*app.logout(&purged).await.data("logout"), json!(false));
+}

@@ -162,6 +162,11 @@ impl Store for PgStore {
         .await
     }
 
+    async fn end_session(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, StoreError> {
+        bounded(async { sessions::end_one(&mut *self.conn().await?, user_id, session_id).await })
+            .await
+    }
+
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
         bounded(async { sessions::end_all(&mut *self.conn().await?, user_id).await }).await
     }

@@ -192,6 +192,28 @@ pub async fn end_by_token(
     })
 }
 
+/// See [`crate::db::Store::end_session`].
+pub async fn end_one(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<bool, StoreError> {
+    let ended = diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::expires_at.gt(now)),
+    )
+    .set((
+        sessions::ended_at.eq(now),
+        sessions::end_reason.eq("logout"),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(ended > 0)
+}
+
 /// See [`crate::db::Store::end_all_sessions`].
 pub async fn end_all(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<u64, StoreError> {
     let ended = diesel::update(

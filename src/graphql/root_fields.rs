@@ -1,0 +1,63 @@
+//! Checks on the root fields of the operation a request selects, run right
+//! after parsing (fragments and inline fragments at the root included).
+//!
+//! - Introspection when `GRAPHQL_INTROSPECTION` is off: async-graphql would
+//!   answer `__schema` with `null` and no error, which breaks the schema
+//!   (`__schema` is non-null) and leaves clients guessing.
+//! - More than one sign-in field (`register`, `login`, `refreshToken`) in one
+//!   operation: aliases would otherwise pack hundreds of password guesses, and
+//!   bcrypt runs, into a single request. Only the selected operation counts,
+//!   so a GraphiQL tab holding both a Login and a Register operation works.
+
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+
+/// Root fields that start password or token work.
+const SIGN_IN_FIELDS: [&str; 3] = ["register", "login", "refreshToken"];
+
+/// True when the operation's root selection asks for `__schema` or `__type`.
+/// `__typename` is not introspection of the schema.
+pub fn asks_for_schema(document: &ExecutableDocument, operation: &OperationDefinition) -> bool {
+    count_root_fields(
+        document,
+        &operation.selection_set.node,
+        &["__schema", "__type"],
+        0,
+    ) > 0
+}
+
+/// How many sign-in fields the operation's root selection holds.
+pub fn sign_in_fields(document: &ExecutableDocument, operation: &OperationDefinition) -> usize {
+    count_root_fields(document, &operation.selection_set.node, &SIGN_IN_FIELDS, 0)
+}
+
+fn count_root_fields(
+    document: &ExecutableDocument,
+    set: &SelectionSet,
+    names: &[&str],
+    depth: usize,
+) -> usize {
+    // Fragment cycles are invalid (validation reports them); stop anyway.
+    if depth > 32 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => usize::from(names.contains(&field.node.name.node.as_str())),
+            Selection::InlineFragment(fragment) => count_root_fields(
+                document,
+                &fragment.node.selection_set.node,
+                names,
+                depth + 1,
+            ),
+            Selection::FragmentSpread(spread) => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |f| {
+                    count_root_fields(document, &f.node.selection_set.node, names, depth + 1)
+                }),
+        })
+        .sum()
+}
