@@ -15,7 +15,8 @@
 //!
 //! Failures become [`error::AppError`], whose variants are the contract's
 //! error codes; internal details go to the log in a safe form, never to
-//! the client. [`config`] reads every setting once; [`app`] ties it together.
+//! the client. [`config`] reads every setting once; [`app`] ties it together;
+//! [`housekeeping`] purges expired rows in the background.
 
 pub mod app;
 pub mod auth;
