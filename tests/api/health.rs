@@ -68,3 +68,40 @@ async fn a_database_outage_is_503_and_internal_errors_then_recovery() {
         .await
         .assert_error("UNAUTHENTICATED");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_fails_the_request_instead_of_hanging_it() {
+    use diesel_async::RunQueryDsl;
+
+    let app = TestApp::spawn().await;
+    let session = app.register("locked@example.com").await;
+    // Another client holds the session's row lock and never lets go.
+    let mut holder = app.db.connect().await;
+    diesel::sql_query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT id FROM sessions FOR UPDATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let resp = app.refresh(&session.refresh).await;
+    resp.assert_error("INTERNAL_SERVER_ERROR");
+    // lock_timeout is 3 s; the overall call timeout (12 s) is the backstop.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(resp.body["errors"][0]["message"], "internal server error");
+
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    drop(holder);
+    // The token was not spent by the failed call: it still rotates.
+    app.refresh(&session.refresh).await.data("refreshToken");
+}
