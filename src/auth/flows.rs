@@ -10,7 +10,7 @@ use super::limits::whole_seconds;
 use super::tokens::IssuedRefresh;
 use super::{AuthService, Password, Principal, SignedIn, email};
 use crate::db::{
-    AttemptCounter, CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation,
+    AttemptCounter, Attempts, CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation,
     TokenHash, User,
 };
 use crate::error::AppError;
@@ -77,36 +77,15 @@ impl AuthService {
         // password (no oracle), and malformed, unknown and known emails are
         // counted alike (no enumeration). A successful login clears it.
         let key = self.login_limit.map(|_| {
-            EmailKey::of(
-                normalized
-                    .as_deref()
-                    .unwrap_or(&raw_email.trim().to_lowercase()),
-            )
+            let email = normalized.clone();
+            EmailKey::of(&email.unwrap_or_else(|| raw_email.trim().to_lowercase()))
         });
-        let counter = match (&key, self.login_limit) {
-            (Some(key), Some(limit)) => Some(AttemptCounter {
-                key,
-                new_window_ends_at: Utc::now()
-                    + chrono::Duration::from_std(limit.window)
-                        .map_err(|_| AppError::internal("rate limit window out of range"))?,
-            }),
-            _ => None,
-        };
         let lookup = self
             .store
-            .begin_login(normalized.as_deref(), counter)
+            .begin_login(normalized.as_deref(), self.attempt_counter(key.as_ref())?)
             .await
             .map_err(store_failure)?;
-        if let (Some(attempts), Some(limit)) = (lookup.attempts, self.login_limit) {
-            if attempts.count > limit.max {
-                let left = (attempts.window_ends_at - Utc::now())
-                    .to_std()
-                    .unwrap_or_default();
-                let retry_after = whole_seconds(left);
-                audit::rate_limited(origin, "email", retry_after);
-                return Err(AppError::RateLimited { retry_after });
-            }
-        }
+        self.enforce_login_limit(lookup.attempts, origin)?;
 
         let (user, hash) = match lookup.credentials {
             Some(c) => (Some(c.user), Some(c.password_hash)),
@@ -245,6 +224,42 @@ impl AuthService {
             audit::rate_limited(origin, "ip", retry_after);
             AppError::RateLimited { retry_after }
         })
+    }
+
+    /// Where this login's attempt is counted, when the limit is on.
+    fn attempt_counter<'a>(
+        &self,
+        key: Option<&'a EmailKey>,
+    ) -> Result<Option<AttemptCounter<'a>>, AppError> {
+        let (Some(key), Some(limit)) = (key, self.login_limit) else {
+            return Ok(None);
+        };
+        let window = chrono::Duration::from_std(limit.window)
+            .map_err(|_| AppError::internal("rate limit window out of range"))?;
+        Ok(Some(AttemptCounter {
+            key,
+            new_window_ends_at: Utc::now() + window,
+        }))
+    }
+
+    /// Refuses the login when its email is past `RATE_LIMIT_LOGIN`.
+    fn enforce_login_limit(
+        &self,
+        attempts: Option<Attempts>,
+        origin: Origin,
+    ) -> Result<(), AppError> {
+        let (Some(attempts), Some(limit)) = (attempts, self.login_limit) else {
+            return Ok(());
+        };
+        if attempts.count <= limit.max {
+            return Ok(());
+        }
+        let left = (attempts.window_ends_at - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        let retry_after = whole_seconds(left);
+        audit::rate_limited(origin, "email", retry_after);
+        Err(AppError::RateLimited { retry_after })
     }
 
     fn signed_in(
