@@ -71,51 +71,47 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
-/// The SHA-256 of a refresh token: all the database ever stores of one, so a
-/// leaked table yields no usable token (crates.io stores API tokens alike).
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenHash([u8; 32]);
+/// Defines a SHA-256 digest newtype: what the database keeps instead of a
+/// value it must be able to match but never reveal. `Debug` prints nothing.
+macro_rules! sha256_digest {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name([u8; 32]);
 
-impl TokenHash {
-    /// Hashes a token as presented by the client.
-    pub fn of(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
-    }
+        impl $name {
+            /// Hashes the text as given.
+            pub fn of(text: &str) -> Self {
+                Self(Sha256::digest(text.as_bytes()).into())
+            }
 
-    /// The 32 hash bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
+            /// The 32 hash bytes.
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(redacted)"))
+            }
+        }
+    };
 }
 
-impl std::fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenHash(redacted)")
-    }
-}
+sha256_digest!(
+    /// The SHA-256 of a refresh token: all the database ever stores of one,
+    /// so a leaked table yields no usable token (crates.io stores API tokens
+    /// alike).
+    TokenHash
+);
 
-/// The key of an email's login-attempt counter: the SHA-256 of the
-/// normalized (or, when malformed, trimmed and lowercased) email.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EmailKey([u8; 32]);
-
-impl EmailKey {
-    /// The key for an email as the login flow normalized it.
-    pub fn of(email: &str) -> Self {
-        Self(Sha256::digest(email.as_bytes()).into())
-    }
-
-    /// The 32 hash bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for EmailKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EmailKey(redacted)")
-    }
-}
+sha256_digest!(
+    /// The key of an email's login-attempt counter: the SHA-256 of the
+    /// normalized (or, when malformed, trimmed and lowercased) email, so the
+    /// table holds neither addresses nor attacker-chosen text.
+    EmailKey
+);
 
 /// Which counter a login attempt goes to, and the end of a new window.
 #[derive(Debug, Clone, Copy)]
