@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use parse::parse_duration;
-use parse::{lifetime, parse_origins, rate_limit, secret, switch};
+use parse::{database_url, lifetime, parse_origins, rate_limit, secret, switch};
 
 /// The development database: the local PostgreSQL of the README's quick start.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/authql";
@@ -203,7 +203,7 @@ impl Config {
         };
 
         Ok(Self {
-            database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url: database_url(get("DATABASE_URL"))?,
             database_pool_size: match get("DATABASE_POOL_SIZE") {
                 None => 16,
                 Some(raw) => match raw.parse::<usize>() {

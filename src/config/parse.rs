@@ -61,6 +61,21 @@ pub(super) fn switch(
     }
 }
 
+/// `DATABASE_URL`: a PostgreSQL URL (the only backend so far); anything else
+/// is refused here, naming the forms that work, rather than failing later
+/// with a connection error.
+pub(super) fn database_url(value: Option<String>) -> Result<String, ConfigError> {
+    let url = value.unwrap_or_else(|| super::DEFAULT_DATABASE_URL.to_owned());
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url)
+    } else {
+        Err(invalid(
+            "DATABASE_URL",
+            "expected postgres://user@host:port/database (or postgresql://...)",
+        ))
+    }
+}
+
 /// `10/15m` → ten per fifteen minutes; `0` → off.
 pub(super) fn rate_limit(
     value: Option<String>,

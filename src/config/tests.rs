@@ -248,3 +248,22 @@ fn secrets_and_issuer_are_used_byte_for_byte() {
 fn empty_values_count_as_unset() {
     assert_eq!(config(&[("PORT", "")]).unwrap().port, 8000);
 }
+
+#[test]
+fn database_urls_must_be_postgresql() {
+    for ok in [
+        "postgres://u@h:5432/db",
+        "postgresql://u:p@h/db?sslmode=require",
+    ] {
+        assert_eq!(config(&[("DATABASE_URL", ok)]).unwrap().database_url, ok);
+    }
+    for bad in ["mysql://u@h/db", "127.0.0.1:5432", "sqlite://authql.db"] {
+        let err = config(&[("DATABASE_URL", bad)]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(
+            !err.message.contains(bad),
+            "the URL may hold a password: {}",
+            err.message
+        );
+    }
+}
