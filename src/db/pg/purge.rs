@@ -9,52 +9,42 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::prepared::{Bind, Prepared, Statement};
 use crate::db::{Purged, StoreError};
 
-/// Refresh tokens past their expiry: their JWT is expired too, so no flow
-/// can use them (logout of such a token answers `false` by its signature).
-struct PurgeTokens;
+/// Defines a statement deleting up to `$1` rows of `$table` whose `$expiry`
+/// has passed, skipping rows another transaction holds; it returns how many
+/// it deleted.
+macro_rules! purge_statement {
+    ($(#[$doc:meta])* $name:ident: $table:literal by $key:literal where $expiry:literal) => {
+        $(#[$doc])*
+        struct $name;
 
-impl Statement for PurgeTokens {
-    type Row = BigInt;
-    const SQL: &'static str = "
-WITH gone AS (
-    DELETE FROM refresh_tokens WHERE token_hash IN (
-        SELECT token_hash FROM refresh_tokens WHERE expires_at < now()
-        LIMIT $1 FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-)
-SELECT count(*) FROM gone";
+        impl Statement for $name {
+            type Row = BigInt;
+            const SQL: &'static str = concat!(
+                "WITH gone AS (DELETE FROM ", $table, " WHERE ", $key, " IN (",
+                "SELECT ", $key, " FROM ", $table, " WHERE ", $expiry, " < now() ",
+                "LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING 1) ",
+                "SELECT count(*) FROM gone"
+            );
+        }
+    };
 }
 
-/// Sessions past their expiry (the expiry of their newest token), ended or
-/// not: every token they had has expired.
-struct PurgeSessions;
+purge_statement!(
+    /// Refresh tokens past their expiry: their JWT is expired too, so no flow
+    /// can use them (`logout` of such a token goes by its signed session id).
+    PurgeTokens: "refresh_tokens" by "token_hash" where "expires_at"
+);
 
-impl Statement for PurgeSessions {
-    type Row = BigInt;
-    const SQL: &'static str = "
-WITH gone AS (
-    DELETE FROM sessions WHERE id IN (
-        SELECT id FROM sessions WHERE expires_at < now()
-        LIMIT $1 FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-)
-SELECT count(*) FROM gone";
-}
+purge_statement!(
+    /// Sessions past their expiry (the expiry of their newest token), ended or
+    /// not: every token they had has expired.
+    PurgeSessions: "sessions" by "id" where "expires_at"
+);
 
-/// Login-attempt counters whose window has ended.
-struct PurgeAttempts;
-
-impl Statement for PurgeAttempts {
-    type Row = BigInt;
-    const SQL: &'static str = "
-WITH gone AS (
-    DELETE FROM login_attempts WHERE email_hash IN (
-        SELECT email_hash FROM login_attempts WHERE window_ends_at < now()
-        LIMIT $1 FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-)
-SELECT count(*) FROM gone";
-}
+purge_statement!(
+    /// Login-attempt counters whose window has ended.
+    PurgeAttempts: "login_attempts" by "email_hash" where "window_ends_at"
+);
 
 async fn one<S: Statement<Row = BigInt>>(
     conn: &mut AsyncPgConnection,
