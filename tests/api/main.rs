@@ -21,3 +21,4 @@ mod properties;
 mod refresh;
 mod register;
 mod schema;
+mod snapshots;
