@@ -9,7 +9,7 @@ use super::schema::users;
 use super::{Role, StoreError, User};
 
 /// A `users` row without its hash.
-#[derive(Queryable, Selectable, QueryableByName)]
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct UserRow {
     pub id: Uuid,
