@@ -82,9 +82,7 @@ fn print_schema_prints_the_checked_in_schema() {
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     // A name no test uses; `migrate` must create it.
-    let db = TestDb {
-        name: format!("authql_test_{}", uuid::Uuid::new_v4().simple()),
-    };
+    let db = TestDb::named(format!("authql_test_{}", uuid::Uuid::new_v4().simple()));
     let url = db.url();
     let output =
         tokio::task::spawn_blocking(move || authql(&["migrate"], &[("DATABASE_URL", &url)]))

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{LOGIN, PASSWORD, REGISTER, Resp, TestApp, TestDb};
+use crate::helpers::{LOGIN, PASSWORD, REGISTER, Resp, TestApp};
 
 fn login_vars(email: &str, password: &str) -> serde_json::Value {
     json!({ "input": { "email": email, "password": password } })
@@ -77,14 +77,7 @@ async fn a_successful_login_clears_the_count() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_email_limit_holds_across_instances() {
     let first = TestApp::spawn_with(&[("RATE_LIMIT_LOGIN", "4/15m")]).await;
-    let second = TestApp::spawn_on(
-        TestDb {
-            name: first.db.name.clone(),
-        },
-        None,
-        &[("RATE_LIMIT_LOGIN", "4/15m")],
-    )
-    .await;
+    let second = first.sibling(&[("RATE_LIMIT_LOGIN", "4/15m")]).await;
     first.register("spread@example.com").await;
     for app in [&first, &second, &first, &second] {
         app.login_raw("spread@example.com", "wrong password")
@@ -93,7 +86,6 @@ async fn the_email_limit_holds_across_instances() {
     }
     assert_limited(&second.login_raw("spread@example.com", PASSWORD).await, 900);
     assert_limited(&first.login_raw("spread@example.com", PASSWORD).await, 900);
-    std::mem::forget(second.db);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -90,10 +90,6 @@ async fn malformed_expired_foreign_and_access_tokens_are_refused() {
     let app = TestApp::spawn().await;
     let s = app.register("refuse@example.com").await;
     let good = tokens::claims(&s.refresh);
-    let mut expired = good.clone();
-    expired["exp"] = json!(tokens::now() - 1);
-    let mut wrong_issuer = good.clone();
-    wrong_issuer["iss"] = json!("someone-else");
     let cases = [
         ("garbage", "garbage".to_owned()),
         ("empty", String::new()),
@@ -117,24 +113,22 @@ async fn malformed_expired_foreign_and_access_tokens_are_refused() {
         ),
         (
             "expired",
-            tokens::sign(&expired, REFRESH_SECRET, Algorithm::HS256),
+            tokens::resign(&s.refresh, REFRESH_SECRET, |c| {
+                c["exp"] = json!(tokens::now() - 1)
+            }),
         ),
         (
             "wrong issuer",
-            tokens::sign(&wrong_issuer, REFRESH_SECRET, Algorithm::HS256),
+            tokens::resign(&s.refresh, REFRESH_SECRET, |c| {
+                c["iss"] = json!("someone-else")
+            }),
         ),
         // Correctly signed, but never stored: the database is the truth.
         (
             "never issued",
-            tokens::sign(
-                &{
-                    let mut c = good.clone();
-                    c["jti"] = json!(uuid::Uuid::new_v4());
-                    c
-                },
-                REFRESH_SECRET,
-                Algorithm::HS256,
-            ),
+            tokens::resign(&s.refresh, REFRESH_SECRET, |c| {
+                c["jti"] = json!(uuid::Uuid::new_v4())
+            }),
         ),
     ];
     for (name, token) in cases {
@@ -205,14 +199,7 @@ async fn an_expired_session_cannot_be_refreshed() {
 async fn two_instances_on_one_database_still_rotate_exactly_once() {
     let first = TestApp::spawn().await;
     // A second server process, as it were: its own pool and state, same database.
-    let second = TestApp::spawn_on(
-        crate::helpers::TestDb {
-            name: first.db.name.clone(),
-        },
-        None,
-        &[],
-    )
-    .await;
+    let second = first.sibling(&[]).await;
     let s = first.register("instances@example.com").await;
     let calls = (0..20).map(|i| {
         let router = if i % 2 == 0 {
@@ -245,6 +232,4 @@ async fn two_instances_on_one_database_still_rotate_exactly_once() {
             .count(),
         19
     );
-    // The second app shares the first one's database: keep it from dropping it.
-    std::mem::forget(second.db);
 }

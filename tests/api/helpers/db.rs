@@ -150,6 +150,9 @@ async fn template() -> String {
 /// A database of one's own, dropped with the value.
 pub struct TestDb {
     pub name: String,
+    /// False for a second handle on another test's database: only the
+    /// owner drops it.
+    owned: bool,
 }
 
 impl TestDb {
@@ -161,7 +164,20 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .unwrap();
-        Self { name }
+        Self { name, owned: true }
+    }
+
+    /// A handle on a database that does not exist yet; dropped with the value.
+    pub fn named(name: String) -> Self {
+        Self { name, owned: true }
+    }
+
+    /// Another handle on this database, which leaves dropping it to `self`.
+    pub fn share(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            owned: false,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -184,6 +200,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let name = self.name.clone();
         // Drop runs inside the test's runtime, which cannot block on its own
         // futures: use a short-lived runtime on another thread.

@@ -107,6 +107,18 @@ impl TestApp {
         Self::spawn_on(db, None, vars).await
     }
 
+    /// A second server on this app's database, as another instance behind
+    /// a load balancer would be: its own pool, limits and state.
+    pub async fn sibling(&self, vars: &[(&str, &str)]) -> Self {
+        Self::spawn_on(self.db.share(), None, vars).await
+    }
+
+    /// Ends the session of `token`; returns `logout`'s answer, which must
+    /// not be an error.
+    pub async fn logged_out(&self, token: &str) -> bool {
+        self.logout(token).await.data("logout").as_bool().unwrap()
+    }
+
     /// An app on `db`, optionally reaching it through another URL (a proxy).
     pub async fn spawn_on(db: TestDb, url: Option<String>, vars: &[(&str, &str)]) -> Self {
         let url = url.unwrap_or_else(|| db.url());

@@ -27,6 +27,14 @@ pub fn sign(claims: &Value, secret: &str, alg: Algorithm) -> String {
     .unwrap()
 }
 
+/// The claims of `token` with one edit, signed HS256 with `secret`: a token
+/// that differs from a real one in exactly one way.
+pub fn resign(token: &str, secret: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut edited = claims(token);
+    edit(&mut edited);
+    sign(&edited, secret, Algorithm::HS256)
+}
+
 /// An `alg: none` token: no signature at all.
 pub fn unsigned(claims: &Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
