@@ -77,6 +77,8 @@ impl Extension for PhasesOfOneRequest {
 
         let operation_name = self.operation_name.lock().ok().and_then(|n| n.clone());
         let registry = &ctx.schema_env.registry;
+        // An operation that cannot be selected is left to async-graphql to
+        // report.
         if let Some(operation) = select_operation(&document, operation_name.as_deref()) {
             let refuse = |message: &str| tag(ServerError::new(message, None), VALIDATION_FAILED);
             if registry.introspection_mode == IntrospectionMode::Disabled
@@ -89,14 +91,9 @@ impl Extension for PhasesOfOneRequest {
                     "an operation may contain at most one of register, login and refreshToken",
                 ));
             }
+            variables::check(operation, variables, registry)
+                .map_err(|e| tag(e, VALIDATION_FAILED))?;
         }
-        variables::check(
-            &document,
-            operation_name.as_deref(),
-            variables,
-            &ctx.schema_env.registry,
-        )
-        .map_err(|e| tag(e, VALIDATION_FAILED))?;
         Ok(document)
     }
 

@@ -20,7 +20,7 @@ pub use context::{Authenticated, RequestContext, RoleGuard};
 pub use cookie::{REFRESH_COOKIE, read_refresh_cookie};
 pub use extension::{PARSE_FAILED, VALIDATION_FAILED};
 pub use resolvers::{Mutation, Query};
-pub use variables::select_operation;
+pub use root_fields::select_operation;
 
 use crate::auth::AuthService;
 use crate::config::{AppEnv, Config};

@@ -10,8 +10,20 @@
 //!   so a GraphiQL tab holding both a Login and a Register operation works.
 
 use async_graphql::parser::types::{
-    ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
+
+/// The operation a request selects: the only one, or the one named.
+pub fn select_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
 
 /// Root fields that start password or token work.
 const SIGN_IN_FIELDS: [&str; 3] = ["register", "login", "refreshToken"];

@@ -7,23 +7,16 @@
 //! so the selected operation's variables are checked here, right after
 //! parsing, against the schema's registry.
 
-use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type,
-};
+use async_graphql::parser::types::{BaseType, OperationDefinition, Type};
 use async_graphql::registry::{MetaType, Registry};
 use async_graphql::{Name, ServerError, Value, Variables};
 
-/// Checks the variables of the operation `operation_name` selects. An
-/// operation that cannot be selected is left to async-graphql to report.
+/// Checks the variables `operation` declares against the values sent.
 pub fn check(
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
+    operation: &OperationDefinition,
     variables: &Variables,
     registry: &Registry,
 ) -> Result<(), ServerError> {
-    let Some(operation) = select_operation(document, operation_name) else {
-        return Ok(());
-    };
     for definition in &operation.variable_definitions {
         let name = &definition.node.name.node;
         let ty = &definition.node.var_type.node;
@@ -45,18 +38,6 @@ pub fn check(
         }
     }
     Ok(())
-}
-
-/// The operation a request selects: the only one, or the one named.
-pub fn select_operation<'a>(
-    document: &'a ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
 }
 
 /// A structural check: nulls where allowed, lists, and objects for input

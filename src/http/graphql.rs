@@ -195,7 +195,9 @@ pub async fn graphql_post(
 
 /// True when the operation the request selects is a mutation (or a
 /// subscription). Unparsable documents are left to the executor, which
-/// reports them as parse errors.
+/// reports them as parse errors. This parses GET documents a second time;
+/// GET is the rare path (POST is what clients use), so that is cheaper than
+/// threading a parsed document through async-graphql's request.
 fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
