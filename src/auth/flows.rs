@@ -76,9 +76,9 @@ impl AuthService {
         // checked, so a limited email is refused even with the right
         // password (no oracle), and malformed, unknown and known emails are
         // counted alike (no enumeration). A successful login clears it.
-        let key = self.login_limit.map(|_| {
-            let email = normalized.clone();
-            EmailKey::of(&email.unwrap_or_else(|| raw_email.trim().to_lowercase()))
+        let key = self.login_limit.map(|_| match &normalized {
+            Some(email) => EmailKey::of(email),
+            None => EmailKey::of(&raw_email.trim().to_lowercase()),
         });
         let lookup = self
             .store
