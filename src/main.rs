@@ -1,12 +1,10 @@
 //! The `authql` binary: `serve` (the default), `migrate`, `print-schema`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use authql::app::{AppState, serve};
-use authql::config::{AppEnv, Config};
-use authql::db::migrations;
-use authql::db::pg::{PgStore, ensure_database, redact_url};
+use authql::config::{AppEnv, Config, Database, SqliteFile};
+use authql::db::{self, Opened};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -76,24 +74,35 @@ fn main() -> ExitCode {
     }
 }
 
-async fn migrate(config: &Config) -> Result<(), String> {
-    if ensure_database(&config.database_url)
-        .await
-        .map_err(|e| e.describe().to_owned())?
-    {
-        tracing::info!(database = %redact_url(&config.database_url), "created the database");
-    }
-    let applied = migrations::run_pending(&config.database_url)
+/// Opens the database (creating and migrating it as needed), saying what it
+/// did and, for SQLite, where the data lives.
+async fn open_database(config: &Config) -> Result<Opened, String> {
+    let database = config.database.describe();
+    let opened = db::open(&config.database, config.database_pool_size)
         .await
         .map_err(|e| e.describe().to_owned())?;
-    for version in &applied {
+    if opened.created {
+        tracing::info!(%database, "created the database");
+    }
+    match &config.database {
+        Database::Postgres(_) => {}
+        Database::Sqlite(SqliteFile::Path(path)) => tracing::info!(
+            "storing data in the SQLite file {} (one instance only); \
+             set DATABASE_URL=postgres://... to use PostgreSQL",
+            path.display(),
+        ),
+        Database::Sqlite(SqliteFile::Memory) => {
+            tracing::warn!("storing data in memory: everything is lost when the process exits")
+        }
+    }
+    for version in &opened.applied {
         tracing::info!(%version, "applied migration");
     }
-    Ok(())
+    Ok(opened)
 }
 
 async fn run(command: Command, config: Config) -> Result<(), String> {
-    migrate(&config).await?;
+    let Opened { store, .. } = open_database(&config).await?;
     if let Command::Migrate = command {
         return Ok(());
     }
@@ -106,8 +115,6 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     if config.app_env == AppEnv::Production && config.access_secret == config.refresh_secret {
         tracing::warn!("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET are equal; use two secrets");
     }
-    let store = PgStore::new(&config.database_url, config.database_pool_size)
-        .map_err(|e| e.describe().to_owned())?;
     let address = config.listen_address();
     let listener = TcpListener::bind(&address)
         .await
@@ -119,8 +126,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     if config.graphiql {
         tracing::info!(%address, "GraphiQL at http://{address}/graphql");
     }
-    tracing::info!(%address, database = %redact_url(&config.database_url), "authql listening");
-    let state = AppState::new(config, Arc::new(store));
+    tracing::info!(%address, database = %config.database.describe(), "authql listening");
+    let state = AppState::new(config, store);
     serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))

@@ -11,10 +11,47 @@ use std::fmt;
 use std::time::Duration;
 
 pub use parse::parse_duration;
-use parse::{database_url, lifetime, parse_origins, rate_limit, secret, switch};
+use parse::{database, lifetime, parse_origins, rate_limit, secret, switch};
 
-/// The development database: the local PostgreSQL of the README's quick start.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/authql";
+/// Where data lives when `DATABASE_URL` is unset: an SQLite file in the
+/// working directory, created with its tables on first start.
+pub const DEFAULT_SQLITE_FILE: &str = "authql.db";
+
+/// The database, from `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A PostgreSQL server: the URL as given (it may hold a password).
+    Postgres(String),
+    /// The embedded SQLite, for one instance.
+    Sqlite(SqliteFile),
+}
+
+/// Where an SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteFile {
+    /// A file, created on first start (its directory must exist).
+    Path(std::path::PathBuf),
+    /// Process memory: gone when the process exits (for throwaway runs).
+    Memory,
+}
+
+impl Database {
+    /// A description safe to log: no credentials, no URL parameters.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Postgres(url) => crate::db::pg::redact_url(url),
+            Database::Sqlite(SqliteFile::Path(path)) => format!("sqlite://{}", path.display()),
+            Database::Sqlite(SqliteFile::Memory) => "sqlite::memory:".to_owned(),
+        }
+    }
+}
+
+// Not derived: the PostgreSQL URL may carry a password.
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
 
 /// Secrets shorter than this are refused in production (RFC 7518 §3.2 asks
 /// for a key at least as long as the HS256 hash output: 32 bytes).
@@ -79,8 +116,9 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL`.
-    pub database_url: String,
-    /// `DATABASE_POOL_SIZE`: most connections this process opens.
+    pub database: Database,
+    /// `DATABASE_POOL_SIZE`: most connections this process opens (on
+    /// SQLite: most reading connections, beside the one writing).
     pub database_pool_size: usize,
     /// `HOST`.
     pub host: String,
@@ -203,7 +241,7 @@ impl Config {
         };
 
         Ok(Self {
-            database_url: database_url(get("DATABASE_URL"))?,
+            database: database(get("DATABASE_URL"))?,
             database_pool_size: match get("DATABASE_POOL_SIZE") {
                 None => 16,
                 Some(raw) => match raw.parse::<usize>() {

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, CorsOrigins, MIN_SECRET_BYTES, RateLimit, Secret, invalid};
+use super::{
+    ConfigError, CorsOrigins, Database, MIN_SECRET_BYTES, RateLimit, Secret, SqliteFile, invalid,
+};
 
 /// Returns the secret and whether it was generated.
 pub(super) fn secret(
@@ -61,18 +63,32 @@ pub(super) fn switch(
     }
 }
 
-/// `DATABASE_URL`: a PostgreSQL URL (the only backend so far); anything else
-/// is refused here, naming the forms that work, rather than failing later
-/// with a connection error.
-pub(super) fn database_url(value: Option<String>) -> Result<String, ConfigError> {
-    let url = value.unwrap_or_else(|| super::DEFAULT_DATABASE_URL.to_owned());
+/// `DATABASE_URL`: `postgres://` (or `postgresql://`) URLs go to PostgreSQL
+/// as they are; `sqlite://path`, `sqlite:path` and `sqlite::memory:` pick the
+/// embedded SQLite; unset means the default SQLite file. Anything else is
+/// refused here, naming the forms that work, rather than failing later with
+/// a connection error. The message never repeats the value: it may hold a
+/// password.
+pub(super) fn database(value: Option<String>) -> Result<Database, ConfigError> {
+    let Some(url) = value else {
+        return Ok(Database::Sqlite(SqliteFile::Path(
+            super::DEFAULT_SQLITE_FILE.into(),
+        )));
+    };
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(url)
-    } else {
-        Err(invalid(
+        return Ok(Database::Postgres(url));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    match path {
+        Some(":memory:") => Ok(Database::Sqlite(SqliteFile::Memory)),
+        Some(path) if !path.is_empty() => Ok(Database::Sqlite(SqliteFile::Path(path.into()))),
+        _ => Err(invalid(
             "DATABASE_URL",
-            "expected postgres://user@host:port/database (or postgresql://...)",
-        ))
+            "expected sqlite://path/to/file.db, sqlite::memory:, or \
+             postgres://user@host:port/database (or postgresql://...)",
+        )),
     }
 }
 

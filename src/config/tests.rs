@@ -26,7 +26,10 @@ fn defaults_match_the_contract() {
     assert!(!c.refresh_cookie);
     assert_eq!(c.cors_origins, CorsOrigins::Any);
     assert!(c.secrets_generated);
-    assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+    assert_eq!(
+        c.database,
+        Database::Sqlite(SqliteFile::Path(DEFAULT_SQLITE_FILE.into()))
+    );
 }
 
 #[test]
@@ -250,20 +253,53 @@ fn empty_values_count_as_unset() {
 }
 
 #[test]
-fn database_urls_must_be_postgresql() {
+fn database_urls_pick_the_backend() {
     for ok in [
         "postgres://u@h:5432/db",
         "postgresql://u:p@h/db?sslmode=require",
     ] {
-        assert_eq!(config(&[("DATABASE_URL", ok)]).unwrap().database_url, ok);
+        assert_eq!(
+            config(&[("DATABASE_URL", ok)]).unwrap().database,
+            Database::Postgres(ok.to_owned())
+        );
     }
-    for bad in ["mysql://u@h/db", "127.0.0.1:5432", "sqlite://authql.db"] {
+    for (url, path) in [
+        ("sqlite://authql.db", "authql.db"),
+        ("sqlite:data/a.db", "data/a.db"),
+        ("sqlite:///var/lib/authql/a.db", "/var/lib/authql/a.db"),
+    ] {
+        assert_eq!(
+            config(&[("DATABASE_URL", url)]).unwrap().database,
+            Database::Sqlite(SqliteFile::Path(path.into()))
+        );
+    }
+    assert_eq!(
+        config(&[("DATABASE_URL", "sqlite::memory:")])
+            .unwrap()
+            .database,
+        Database::Sqlite(SqliteFile::Memory)
+    );
+    for bad in [
+        "mysql://u:hunter2@h/db",
+        "127.0.0.1:5432",
+        "sqlite://",
+        "authql.db",
+    ] {
         let err = config(&[("DATABASE_URL", bad)]).unwrap_err();
         assert_eq!(err.variable, "DATABASE_URL");
+        assert!(err.message.contains("sqlite://"), "{}", err.message);
+        assert!(err.message.contains("postgres://"), "{}", err.message);
         assert!(
-            !err.message.contains(bad),
+            !err.message.contains("hunter2"),
             "the URL may hold a password: {}",
             err.message
         );
     }
+}
+
+#[test]
+fn database_descriptions_hide_credentials() {
+    let c = config(&[("DATABASE_URL", "postgres://u:hunter2@h:5432/db?password=x")]).unwrap();
+    assert_eq!(c.database.describe(), "postgres://h:5432/db");
+    assert!(!format!("{c:?}").contains("hunter2"));
 }

@@ -5,14 +5,20 @@
 //! connection. Each call's change is atomic in the database (one statement
 //! or one transaction), so several authql instances can share one database
 //! without in-process locks.
-
-//! The PostgreSQL backend lives in [`pg`].
+//!
+//! Two backends implement it: [`sqlite`], embedded, the default for one
+//! instance; and [`pg`], PostgreSQL, for several instances sharing one
+//! database. [`open`] picks one from the configuration and migrates it.
 
 mod error;
 pub mod migrations;
-mod models;
 pub mod pg;
-mod schema;
+mod prepared;
+pub mod sqlite;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,6 +26,55 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use error::StoreError;
+
+use crate::config::Database;
+
+/// The whole of one store call, pool (or write lock) wait included. Also
+/// bounds what the database cannot: a network that silently stops answering.
+const CALL_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// Runs one store call under [`CALL_TIMEOUT`].
+async fn bounded<T, E: From<StoreError>>(call: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::new("database: call timed out").into()))
+}
+
+/// A database ready for use, and what opening it did.
+pub struct Opened {
+    /// The backend, behind the one interface the flows use.
+    pub store: Arc<dyn Store>,
+    /// True when the database (PostgreSQL) or its file (SQLite) was created.
+    pub created: bool,
+    /// The migrations applied while opening it.
+    pub applied: Vec<String>,
+}
+
+/// Opens the configured database: creates it when it is missing (and that
+/// is allowed), applies pending migrations, and builds the store with at
+/// most `pool_size` connections.
+pub async fn open(database: &Database, pool_size: usize) -> Result<Opened, StoreError> {
+    match database {
+        Database::Postgres(url) => {
+            let created = pg::ensure_database(url).await?;
+            let applied = migrations::postgres(url).await?;
+            let store = pg::PgStore::new(url, pool_size)?;
+            Ok(Opened {
+                store: Arc::new(store),
+                created,
+                applied,
+            })
+        }
+        Database::Sqlite(file) => {
+            let (store, created, applied) = sqlite::SqliteStore::open(file, pool_size).await?;
+            Ok(Opened {
+                store: Arc::new(store),
+                created,
+                applied,
+            })
+        }
+    }
+}
 
 /// What an account may do. Stored as text (`USER`, `ADMIN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

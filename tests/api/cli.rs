@@ -2,11 +2,15 @@
 
 use std::process::Command;
 
-use crate::helpers::TestDb;
+use super::helpers::TestDb;
 
 /// The binary with a clean environment, run where no `.env` file is.
 fn authql(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let dir = std::env::temp_dir();
+    authql_in(&std::env::temp_dir(), args, env)
+}
+
+/// [`authql`] in the working directory `dir`.
+fn authql_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authql"));
     command
         .args(args)
@@ -63,6 +67,67 @@ fn production_refuses_to_start_without_both_secrets() {
 }
 
 #[test]
+fn with_no_database_url_the_data_lives_in_authql_db_in_the_working_directory() {
+    let dir = std::env::temp_dir().join(format!("authql-cwd-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = authql_in(&dir, &["migrate"], &[]);
+    let text = stderr_and_out(&first);
+    assert!(first.status.success(), "{text}");
+    assert!(
+        text.contains("storing data in the SQLite file authql.db"),
+        "{text}"
+    );
+    assert!(text.contains("created the database"), "{text}");
+    assert_eq!(text.matches("applied migration").count(), 3, "{text}");
+    assert!(dir.join("authql.db").is_file());
+    // The second start finds its file and its tables.
+    let again = stderr_and_out(&authql_in(&dir, &["migrate"], &[]));
+    assert!(!again.contains("created the database"), "{again}");
+    assert!(!again.contains("applied migration"), "{again}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_in_memory_database_needs_no_file() {
+    let output = authql(&["migrate"], &[("DATABASE_URL", "sqlite::memory:")]);
+    let text = stderr_and_out(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("storing data in memory"), "{text}");
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused_naming_the_accepted_forms() {
+    for url in ["mysql://root:hunter2@db/authql", "authql.db", "sqlite://"] {
+        let output = authql(&["serve"], &[("DATABASE_URL", url)]);
+        assert!(!output.status.success(), "{url}");
+        let text = stderr_and_out(&output);
+        for expected in [
+            "DATABASE_URL",
+            "sqlite://",
+            "sqlite::memory:",
+            "postgres://",
+        ] {
+            assert!(text.contains(expected), "{url}: {text}");
+        }
+        assert!(!text.contains("hunter2"), "a password was printed: {text}");
+    }
+}
+
+#[test]
+fn a_missing_directory_is_named_at_start_up() {
+    let output = authql(
+        &["migrate"],
+        &[("DATABASE_URL", "sqlite:///nonexistent-authql-dir/authql.db")],
+    );
+    assert!(!output.status.success());
+    let text = stderr_and_out(&output);
+    assert!(
+        text.contains("could not open the SQLite database /nonexistent-authql-dir/authql.db: its directory does not exist"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_settings_are_refused_naming_the_variable() {
     let output = authql(&["serve"], &[("JWT_ACCESS_EXPIRES", "soon")]);
     assert!(!output.status.success());
@@ -82,7 +147,7 @@ fn print_schema_prints_the_checked_in_schema() {
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     // A name no test uses; `migrate` must create it.
-    let db = TestDb::named(format!("authql_test_{}", uuid::Uuid::new_v4().simple()));
+    let db = TestDb::missing().await;
     let url = db.url();
     let output =
         tokio::task::spawn_blocking(move || authql(&["migrate"], &[("DATABASE_URL", &url)]))

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{LOGOUT_ALL, PASSWORD, Resp, TestApp};
+use super::helpers::{LOGOUT_ALL, PASSWORD, Resp, TestApp};
 
 const ATTRIBUTES: &str = "HttpOnly; Secure; SameSite=Strict; Path=/graphql";
 
@@ -69,7 +69,7 @@ async fn refresh_and_logout_read_the_cookie() {
     let cookie = format!("authql_refresh={other}");
     let resp = app
         .post_with(
-            crate::helpers::REFRESH,
+            super::helpers::REFRESH,
             json!({ "t": second }),
             &[("cookie", &cookie)],
         )

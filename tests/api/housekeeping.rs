@@ -1,6 +1,6 @@
 //! The background purge keeps only rows that can still matter.
 
-use crate::helpers::TestApp;
+use super::helpers::TestApp;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn purge_removes_what_expired_and_keeps_what_still_matters() {
@@ -11,15 +11,20 @@ async fn purge_removes_what_expired_and_keeps_what_still_matters() {
     let old = app.register("old@example.com").await;
     app.login_raw("nobody@example.com", "wrong password").await;
     // Age one session and its tokens past their expiry, and the counter.
+    let (day_ago, second_ago) = (app.db.ago(86_400), app.db.ago(1));
     for sql in [
-        "UPDATE refresh_tokens SET expires_at = now() - interval '1 day'
-         WHERE session_id IN (SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
-                              WHERE u.email = 'old@example.com')",
-        "UPDATE sessions SET expires_at = now() - interval '1 day'
-         WHERE user_id = (SELECT id FROM users WHERE email = 'old@example.com')",
-        "UPDATE login_attempts SET window_ends_at = now() - interval '1 second'",
+        format!(
+            "UPDATE refresh_tokens SET expires_at = {day_ago}
+             WHERE session_id IN (SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+                                  WHERE u.email = 'old@example.com')"
+        ),
+        format!(
+            "UPDATE sessions SET expires_at = {day_ago}
+             WHERE user_id = (SELECT id FROM users WHERE email = 'old@example.com')"
+        ),
+        format!("UPDATE login_attempts SET window_ends_at = {second_ago}"),
     ] {
-        app.db.execute(sql).await;
+        app.db.execute(&sql).await;
     }
 
     let purged = authql::housekeeping::purge_once(app.state.store.as_ref()).await;

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ME, REGISTER, TestApp};
+use super::helpers::{ME, REGISTER, TestApp};
 
 fn post(body: impl Into<Body>, accept: Option<&str>, content_type: &str) -> Request<Body> {
     let mut request = Request::post("/graphql").header(header::CONTENT_TYPE, content_type);

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{LOGIN, PASSWORD, REGISTER, Resp, TestApp};
+use super::helpers::{LOGIN, PASSWORD, REGISTER, Resp, TestApp};
 
 fn login_vars(email: &str, password: &str) -> serde_json::Value {
     json!({ "input": { "email": email, "password": password } })
@@ -62,8 +62,11 @@ async fn a_successful_login_clears_the_count() {
     // The third attempt is over the limit...
     assert_limited(&app.login_raw("clears@example.com", PASSWORD).await, 900);
     // ...but on a fresh window a success resets the count.
+    let past = app.db.ago(1);
     app.db
-        .execute("UPDATE login_attempts SET window_ends_at = now() - interval '1 second'")
+        .execute(&format!(
+            "UPDATE login_attempts SET window_ends_at = {past}"
+        ))
         .await;
     app.login("clears@example.com").await;
     for _ in 0..2 {
@@ -121,7 +124,7 @@ async fn an_ip_is_limited_on_sign_in_calls_only() {
     app.post_from(ip, LOGIN, login_vars("ip@example.com", PASSWORD), &[])
         .await
         .data("login");
-    app.post_from(ip, crate::helpers::REFRESH, json!({ "t": token }), &[])
+    app.post_from(ip, super::helpers::REFRESH, json!({ "t": token }), &[])
         .await
         .data("refreshToken");
     assert_limited(
@@ -133,7 +136,7 @@ async fn an_ip_is_limited_on_sign_in_calls_only() {
     let bearer = format!("Bearer {access}");
     app.post_from(
         ip,
-        crate::helpers::ME,
+        super::helpers::ME,
         json!({}),
         &[("authorization", &bearer)],
     )

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{LOGIN, PASSWORD, TestApp};
+use super::helpers::{LOGIN, PASSWORD, TestApp};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_normalizes_the_email_and_starts_a_new_session() {
@@ -56,7 +56,7 @@ async fn every_bad_pair_is_the_same_invalid_credentials() {
 async fn login_ignores_a_stale_authorization_header() {
     let app = TestApp::spawn().await;
     let session = app.register("stale-login@example.com").await;
-    app.post(crate::helpers::LOGOUT, json!({ "t": session.refresh }))
+    app.post(super::helpers::LOGOUT, json!({ "t": session.refresh }))
         .await;
     let resp = app
         .post_with(

@@ -3,7 +3,7 @@
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
-use crate::helpers::{ACCESS_SECRET, LOGOUT, LOGOUT_ALL, REFRESH_SECRET, TestApp, session, tokens};
+use super::helpers::{ACCESS_SECRET, LOGOUT, LOGOUT_ALL, REFRESH_SECRET, TestApp, session, tokens};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_ends_the_session_once_then_answers_false() {
@@ -45,10 +45,11 @@ async fn sessions_ended_by_reuse_or_expiry_log_out_as_false() {
     assert!(!app.logged_out(&reused.refresh).await);
 
     let expired = app.login("ended@example.com").await;
+    let past = app.db.ago(1);
     app.db
-        .execute(
-            "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE ended_at IS NULL",
-        )
+        .execute(&format!(
+            "UPDATE sessions SET expires_at = {past} WHERE ended_at IS NULL"
+        ))
         .await;
     assert!(!app.logged_out(&expired.refresh).await);
 }
@@ -61,12 +62,12 @@ async fn an_expired_token_of_a_live_session_still_logs_it_out() {
     let expired = tokens::resign(&s.refresh, REFRESH_SECRET, |c| {
         c["exp"] = json!(tokens::now() - 60)
     });
-    let hash = authql::db::TokenHash::of(&expired);
-    let hex: String = hash.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = app.db.bytes(authql::db::TokenHash::of(&expired).as_bytes());
+    let (minute_ago, now) = (app.db.ago(60), app.db.ago(0));
     app.db
         .execute(&format!(
-            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at, used_at)
-             SELECT '\\x{hex}'::bytea, id, now() - interval '1 minute', now() FROM sessions"
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at, used_at)
+             SELECT {hash}, id, {minute_ago}, {minute_ago}, {now} FROM sessions"
         ))
         .await;
     app.refresh(&expired)

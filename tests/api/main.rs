@@ -1,7 +1,9 @@
-//! Integration tests: the real router, in process, over a real PostgreSQL.
+//! Integration tests: the real router, in process, over a real database.
 //!
-//! Each test gets its own database, copied from a migrated template (see
-//! `helpers::db`), so tests run in parallel without seeing each other.
+//! The same tests run twice, as the `sqlite` and the `postgres` test
+//! binaries: every rule must hold on both backends. Each test gets its own
+//! database (see `helpers::db`), so tests run in parallel without seeing
+//! each other.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -4,7 +4,7 @@
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-use crate::helpers::{ACCESS_SECRET, ME, REFRESH_SECRET, TestApp, tokens};
+use super::helpers::{ACCESS_SECRET, ME, REFRESH_SECRET, TestApp, tokens};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn me_returns_the_account_of_the_token() {

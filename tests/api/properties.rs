@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::helpers::{LOGIN, LOGOUT, ME, REFRESH, REGISTER, Resp, TestApp};
+use super::helpers::{LOGIN, LOGOUT, ME, REFRESH, REGISTER, Resp, TestApp};
 
 /// Every `extensions.code` the contract allows, plus the two standard
 /// pre-execution codes.

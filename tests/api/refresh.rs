@@ -4,7 +4,9 @@ use futures_util::future::join_all;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
-use crate::helpers::{ACCESS_SECRET, REFRESH, REFRESH_SECRET, TestApp, session, tokens};
+use super::helpers::{
+    ACCESS_SECRET, PASSWORD, REFRESH, REFRESH_SECRET, REGISTER, TestApp, session, tokens,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_issues_a_new_pair_in_the_same_session() {
@@ -186,8 +188,9 @@ async fn refresh_ignores_a_stale_authorization_header_and_reads_the_account_afre
 async fn an_expired_session_cannot_be_refreshed() {
     let app = TestApp::spawn().await;
     let s = app.register("expired@example.com").await;
+    let past = app.db.ago(1);
     app.db
-        .execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+        .execute(&format!("UPDATE sessions SET expires_at = {past}"))
         .await;
     app.refresh(&s.refresh)
         .await
@@ -232,4 +235,41 @@ async fn two_instances_on_one_database_still_rotate_exactly_once() {
             .count(),
         19
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_writes_from_two_instances_never_surfaces_a_lock_error() {
+    // Two instances on one database: on SQLite, two writing connections that
+    // contend for the file's lock. Every call must still succeed.
+    let first = TestApp::spawn().await;
+    let second = first.sibling(&[]).await;
+    let mut chains = Vec::new();
+    for i in 0..16 {
+        let s = first.register(&format!("burst{i}@example.com")).await;
+        let router = [&first, &second][i % 2].router.clone();
+        // A chain of rotations, each spending the token the one before got.
+        chains.push(tokio::spawn(async move {
+            let mut token = s.refresh;
+            for _ in 0..5 {
+                let resp = TestApp::send_on(router.clone(), REFRESH, json!({ "t": token })).await;
+                assert_eq!(resp.code(), "", "{}", resp.text);
+                token = resp.body["data"]["refreshToken"]["refreshToken"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            }
+        }));
+    }
+    // Registrations on both instances at the same time.
+    for i in 0..16 {
+        let router = [&first, &second][i % 2].router.clone();
+        chains.push(tokio::spawn(async move {
+            let input = json!({ "input": { "email": format!("new{i}@example.com"), "password": PASSWORD } });
+            let resp = TestApp::send_on(router, REGISTER, input).await;
+            assert_eq!(resp.code(), "", "{}", resp.text);
+        }));
+    }
+    for call in join_all(chains).await {
+        call.unwrap();
+    }
 }

@@ -1,6 +1,6 @@
 //! `schema.graphql` is the schema the server runs.
 
-use crate::helpers::TestApp;
+use super::helpers::TestApp;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_checked_in_schema_is_the_served_schema() {

@@ -7,10 +7,19 @@ use axum::http::{Request, header};
 use insta::assert_json_snapshot;
 use serde_json::json;
 
-use crate::helpers::{LOGIN, ME, PASSWORD, REFRESH, TestApp};
+use super::helpers::{LOGIN, ME, PASSWORD, REFRESH, TestApp};
+
+/// One set of snapshot files for both backends' runs: without this, insta
+/// names each file after the test binary too.
+fn shared_snapshots() -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind_to_scope()
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_payloads() {
+    let _snapshots = shared_snapshots();
     let app = TestApp::spawn().await;
     let register = app.register_raw("snap@example.com", PASSWORD).await;
     assert_json_snapshot!("register", register.body, {
@@ -33,6 +42,7 @@ async fn sign_in_payloads() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn error_shapes() {
+    let _snapshots = shared_snapshots();
     let app = TestApp::spawn().await;
     app.register("taken@example.com").await;
     let cases = [
@@ -63,6 +73,7 @@ async fn error_shapes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_shape() {
+    let _snapshots = shared_snapshots();
     let app = TestApp::spawn_with(&[("RATE_LIMIT_LOGIN", "1/15m")]).await;
     let vars = json!({ "input": { "email": "limit@example.com", "password": "wrong password" } });
     app.post(LOGIN, vars.clone()).await;
@@ -74,6 +85,7 @@ async fn rate_limited_shape() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusal_shape() {
+    let _snapshots = shared_snapshots();
     let app = TestApp::spawn().await;
     let request = Request::post("/graphql")
         .header(header::CONTENT_TYPE, "text/plain")

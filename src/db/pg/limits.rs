@@ -6,9 +6,9 @@ use diesel::sql_types::{Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::prepared::{Bind, Prepared, Statement};
+use super::models::UserRow;
 use super::users;
-use crate::db::models::UserRow;
+use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{AttemptCounter, Attempts, Credentials, LoginLookup, StoreError, User};
 
 /// Counts the attempt (one atomic upsert: concurrent attempts on any

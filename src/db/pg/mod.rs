@@ -1,8 +1,9 @@
 //! The PostgreSQL backend: a deadpool of fully async diesel connections.
 
 mod limits;
-mod prepared;
+mod models;
 mod purge;
+mod schema;
 mod sessions;
 mod setup;
 mod users;
@@ -27,7 +28,7 @@ pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
     AttemptCounter, CreateUserError, EmailKey, EndSession, LoginLookup, NewRefreshToken,
-    NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, User,
+    NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, User, bounded,
 };
 
 /// How long a request waits for a pooled connection (or for a new one to be
@@ -38,17 +39,6 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 /// someone else, or a statement that runs away, fails the request instead of
 /// holding it (and graceful shutdown) forever.
 const SESSION_LIMITS: &str = "SET statement_timeout = '5s'; SET lock_timeout = '3s'";
-
-/// The whole of one store call, pool wait included. Also bounds the case
-/// PostgreSQL cannot: a network that silently stops answering.
-const CALL_TIMEOUT: Duration = Duration::from_secs(12);
-
-/// Runs one store call under [`CALL_TIMEOUT`].
-async fn bounded<T, E: From<StoreError>>(call: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|_| Err(StoreError::new("database: call timed out").into()))
-}
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

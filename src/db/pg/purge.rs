@@ -6,7 +6,7 @@
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::prepared::{Bind, Prepared, Statement};
+use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{Purged, StoreError};
 
 /// Defines a statement deleting up to `$1` rows of `$table` whose `$expiry`

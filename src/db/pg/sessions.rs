@@ -11,9 +11,9 @@ use diesel::sql_types::{Bool, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::prepared::{Bind, Prepared, Statement};
-use crate::db::models::UserRow;
-use crate::db::schema::{sessions, users};
+use super::models::UserRow;
+use super::schema::{sessions, users};
+use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
     EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User,
 };

@@ -5,9 +5,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::prepared::{Bind, Prepared, Statement};
-use crate::db::models::UserRow;
-use crate::db::schema::users;
+use super::models::UserRow;
+use super::schema::users;
+use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{CreateUserError, Credentials, NewSession, NewUser, StoreError, User};
 
 /// The unique constraint on `users.email` (see the first migration).

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use authql::app::{AppState, router};
 use authql::config::Config;
+use authql::config::Database;
 use authql::db::pg::PgStore;
+use authql::db::sqlite::SqliteStore;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -20,7 +22,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-pub use db::TestDb;
+pub use db::{Backend, TestDb, backend};
 
 /// The secrets every test app signs with, so tests can forge tokens.
 pub const ACCESS_SECRET: &str = "test-access-secret-0123456789abcdef";
@@ -136,8 +138,13 @@ impl TestApp {
             map.insert(k.to_string(), v.to_string());
         }
         let config = Config::from_lookup(|k| map.get(k).cloned()).unwrap();
-        let store = PgStore::new(&config.database_url, config.database_pool_size).unwrap();
-        let state = AppState::new(config, Arc::new(store));
+        let pool_size = config.database_pool_size;
+        let store: Arc<dyn authql::db::Store> = match &config.database {
+            // Already migrated (from the template): the pool is all it takes.
+            Database::Postgres(url) => Arc::new(PgStore::new(url, pool_size).unwrap()),
+            Database::Sqlite(file) => Arc::new(SqliteStore::open(file, pool_size).await.unwrap().0),
+        };
+        let state = AppState::new(config, store);
         Self {
             router: router(state.clone()),
             state,

@@ -1,4 +1,4 @@
-//! One PostgreSQL database per test, copied from a migrated template.
+//! PostgreSQL: one database per test, copied from a migrated template.
 //!
 //! `CREATE DATABASE ... TEMPLATE` copies files instead of replaying the
 //! migrations, which keeps each test's setup to a few milliseconds. The
@@ -42,7 +42,7 @@ fn migrations_fingerprint() -> String {
     static FINGERPRINT: OnceLock<String> = OnceLock::new();
     FINGERPRINT
         .get_or_init(|| {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
             let mut names: Vec<_> = std::fs::read_dir(&dir)
                 .unwrap()
                 .map(|e| e.unwrap().path())
@@ -64,9 +64,10 @@ fn migrations_fingerprint() -> String {
 }
 
 async fn admin() -> AsyncPgConnection {
-    AsyncPgConnection::establish(&format!("{}/postgres", server_url()))
-        .await
-        .expect("PostgreSQL must be running (see README)")
+    match AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await {
+        Ok(conn) => conn,
+        Err(_) => super::postgres_unreachable(&server_url()),
+    }
 }
 
 #[derive(QueryableByName)]
@@ -128,7 +129,7 @@ async fn template() -> String {
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            authql::db::migrations::run_pending(&format!("{}/{staging}", server_url()))
+            authql::db::migrations::postgres(&format!("{}/{staging}", server_url()))
                 .await
                 .unwrap();
             let published = diesel::sql_query(format!("ALTER DATABASE {staging} RENAME TO {name}"))
@@ -147,77 +148,76 @@ async fn template() -> String {
         .clone()
 }
 
-/// A database of one's own, dropped with the value.
-pub struct TestDb {
-    pub name: String,
-    /// False for a second handle on another test's database: only the
-    /// owner drops it.
-    owned: bool,
+/// A new database, copied from the template; returns its name.
+pub async fn create() -> String {
+    let template = template().await;
+    let name = format!("authql_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin().await;
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    name
 }
 
-impl TestDb {
-    pub async fn new() -> Self {
-        let template = template().await;
-        let name = format!("authql_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = admin().await;
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
-            .execute(&mut conn)
-            .await
+/// A name no database has yet (on a server that answers).
+pub async fn unused_name() -> String {
+    drop(admin().await);
+    format!("authql_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn url(name: &str) -> String {
+    format!("{}/{name}", server_url())
+}
+
+/// A direct connection, for arranging or inspecting rows.
+pub async fn connect(name: &str) -> AsyncPgConnection {
+    AsyncPgConnection::establish(&url(name)).await.unwrap()
+}
+
+pub async fn execute(name: &str, sql: &str) -> usize {
+    diesel::sql_query(sql)
+        .execute(&mut connect(name).await)
+        .await
+        .unwrap()
+}
+
+pub async fn text(name: &str, sql: &str) -> String {
+    diesel::sql_query(sql)
+        .get_result::<super::TextValue>(&mut connect(name).await)
+        .await
+        .unwrap()
+        .value
+}
+
+/// Holds row locks on every session until dropped (or released).
+pub async fn lock_sessions(name: &str) -> AsyncPgConnection {
+    let mut holder = connect(name).await;
+    diesel::sql_query("BEGIN")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT id FROM sessions FOR UPDATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
+
+/// Drops the database, from a thread of its own: `Drop` runs inside the
+/// test's runtime, which cannot block on its own futures.
+pub fn drop_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
             .unwrap();
-        Self { name, owned: true }
-    }
-
-    /// A handle on a database that does not exist yet; dropped with the value.
-    pub fn named(name: String) -> Self {
-        Self { name, owned: true }
-    }
-
-    /// Another handle on this database, which leaves dropping it to `self`.
-    pub fn share(&self) -> Self {
-        Self {
-            name: self.name.clone(),
-            owned: false,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{}/{}", server_url(), self.name)
-    }
-
-    /// A direct connection, for arranging or inspecting rows.
-    pub async fn connect(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&self.url()).await.unwrap()
-    }
-
-    /// Runs one SQL statement directly.
-    pub async fn execute(&self, sql: &str) -> usize {
-        diesel::sql_query(sql)
-            .execute(&mut self.connect().await)
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if !self.owned {
-            return;
-        }
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block on its own
-        // futures: use a short-lived runtime on another thread.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn = admin().await;
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            });
-        })
-        .join();
-    }
+        runtime.block_on(async {
+            let mut conn = admin().await;
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        });
+    })
+    .join();
 }

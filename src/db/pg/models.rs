@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::schema::users;
-use super::{Role, StoreError, User};
+use crate::db::{Role, StoreError, User};
 
 /// A `users` row without its hash.
 #[derive(Queryable, Selectable)]

@@ -1,0 +1,284 @@
+//! The embedded SQLite backend: one file, one writing connection, a pool of
+//! reading ones, all through diesel-async's `SyncConnectionWrapper`.
+//!
+//! SQLite lets one connection write at a time. Rather than letting writers
+//! race for its lock (and sleep in its busy handler), every write goes
+//! through one dedicated connection behind an async mutex: writes queue in
+//! the runtime, in order, and each runs as one `BEGIN IMMEDIATE` transaction
+//! on a blocking thread, so it holds the write lock from its first statement
+//! and can never fail halfway for want of it. WAL mode lets the readers go on
+//! while a write runs. The busy timeout only matters when another process
+//! (an operator's shell, `authql migrate`) holds the lock.
+//!
+//! Times are stored as milliseconds since the Unix epoch, ids as their 16
+//! bytes; "now" comes from this process's clock, which is the only clock an
+//! SQLite database shared by one instance has.
+
+mod accounts;
+mod purge;
+mod rows;
+mod sessions;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool::Runtime;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, ConnectionError, ConnectionResult, QueryResult, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::{
+    AttemptCounter, CreateUserError, EmailKey, EndSession, LoginLookup, NewRefreshToken,
+    NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, User, bounded,
+};
+use crate::config::SqliteFile;
+
+/// A SQLite connection made async: each call runs on a blocking thread.
+type Conn = SyncConnectionWrapper<SqliteConnection>;
+
+/// How long a statement waits for a lock another process holds.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// How long a read waits for a pooled connection.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The writing connection's settings. `synchronous = FULL` makes each commit
+/// durable (fsync of the WAL), as PostgreSQL's default is: a rotated refresh
+/// token must not come back to life after a power cut.
+const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = ";
+
+/// The reading connections' settings: `query_only` makes a write through a
+/// reader (which would bypass the write queue) an error.
+const READER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA query_only = ON; \
+     PRAGMA busy_timeout = ";
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Opens a connection to `path` and applies `pragmas`, on a blocking thread.
+async fn connect(path: String, pragmas: &'static str) -> ConnectionResult<Conn> {
+    tokio::task::spawn_blocking(move || {
+        let mut conn = SqliteConnection::establish(&path)?;
+        conn.batch_execute(&format!("{pragmas}{BUSY_TIMEOUT_MS};"))
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        Ok(Conn::new(conn))
+    })
+    .await
+    .map_err(|_| ConnectionError::BadConnection("connection setup panicked".into()))?
+}
+
+fn connect_reader(path: &str) -> BoxFuture<'_, ConnectionResult<Conn>> {
+    Box::pin(connect(path.to_owned(), READER_PRAGMAS))
+}
+
+/// [`Store`] on SQLite.
+pub struct SqliteStore {
+    /// The one connection that writes.
+    writer: Arc<Mutex<Conn>>,
+    /// Connections that only read; `None` for an in-memory database, which
+    /// exists only inside the writer's connection.
+    readers: Option<Pool<Conn>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database, applies pending
+    /// migrations, and keeps up to `readers` reading connections. Returns
+    /// the store, whether the file was created, and the migrations applied.
+    pub async fn open(
+        file: &SqliteFile,
+        readers: usize,
+    ) -> Result<(Self, bool, Vec<String>), StoreError> {
+        let (path, created) = match file {
+            SqliteFile::Memory => (":memory:".to_owned(), true),
+            SqliteFile::Path(path) => (path.to_string_lossy().into_owned(), !path.exists()),
+        };
+        let mut writer = connect(path.clone(), WRITER_PRAGMAS)
+            .await
+            .map_err(|_| open_error(file))?;
+        let applied = writer
+            .spawn_blocking(|conn| Ok(super::migrations::sqlite(conn)))
+            .await??;
+        let readers = match file {
+            SqliteFile::Memory => None,
+            SqliteFile::Path(_) => Some(reader_pool(&path, readers)?),
+        };
+        let store = Self {
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+        };
+        Ok((store, created, applied))
+    }
+
+    /// Runs `op` on the writing connection, after the writes queued before it.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let mut writer = self.writer.lock().await;
+        Ok(writer.spawn_blocking(op).await?)
+    }
+
+    /// Runs `op` on a reading connection (the writer's, in memory).
+    async fn read<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Some(pool) => Ok(pool.get().await?.spawn_blocking(op).await?),
+            None => self.write(op).await,
+        }
+    }
+}
+
+fn reader_pool(path: &str, size: usize) -> Result<Pool<Conn>, StoreError> {
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(connect_reader);
+    // A local file does not drop connections: no check on checkout.
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(path, config);
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
+        .build()
+        .map_err(|_| StoreError::new("database pool: invalid configuration"))
+}
+
+/// SQLite's own message says little more than "unable to open database
+/// file"; the path (not a secret) and the usual causes say more.
+fn open_error(file: &SqliteFile) -> StoreError {
+    match file {
+        SqliteFile::Memory => StoreError::new("could not open an in-memory SQLite database"),
+        SqliteFile::Path(path) => {
+            let hint = match path.parent() {
+                Some(dir) if dir != Path::new("") && !dir.is_dir() => {
+                    "its directory does not exist"
+                }
+                _ => "is the file a SQLite database, and may authql write there?",
+            };
+            StoreError::new(format!(
+                "could not open the SQLite database {}: {hint}",
+                path.display()
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        bounded(self.read(|conn| conn.batch_execute("SELECT 1"))).await
+    }
+
+    async fn create_user(
+        &self,
+        user: NewUser,
+        session: NewSession,
+    ) -> Result<User, CreateUserError> {
+        let created = bounded(self.write(move |conn| accounts::create(conn, &user, &session)));
+        created.await?.ok_or(CreateUserError::EmailTaken)
+    }
+
+    async fn begin_login(
+        &self,
+        email: Option<&str>,
+        counter: Option<AttemptCounter<'_>>,
+    ) -> Result<LoginLookup, StoreError> {
+        let email = email.map(str::to_owned);
+        match counter {
+            Some(counter) => {
+                let key = counter.key.clone();
+                let window_ends_at = counter.new_window_ends_at;
+                bounded(self.write(move |conn| {
+                    accounts::count_and_find(conn, &key, window_ends_at, email.as_deref())
+                }))
+                .await
+            }
+            None => {
+                bounded(self.read(move |conn| {
+                    let credentials = match email {
+                        Some(email) => accounts::find_credentials(conn, &email)?,
+                        None => None,
+                    };
+                    Ok(LoginLookup {
+                        credentials,
+                        attempts: None,
+                    })
+                }))
+                .await
+            }
+        }
+    }
+
+    async fn create_session(
+        &self,
+        user_id: Uuid,
+        session: NewSession,
+        clear: Option<&EmailKey>,
+    ) -> Result<(), StoreError> {
+        let clear = clear.cloned();
+        bounded(self.write(move |conn| sessions::create(conn, user_id, &session, clear.as_ref())))
+            .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenHash,
+        session_id: Uuid,
+        next: &NewRefreshToken,
+    ) -> Result<Rotation, StoreError> {
+        let (presented, next) = (presented.clone(), next.clone());
+        bounded(self.write(move |conn| sessions::rotate(conn, &presented, session_id, &next))).await
+    }
+
+    async fn end_session_by_token(
+        &self,
+        presented: &TokenHash,
+        user_id: Uuid,
+    ) -> Result<EndSession, StoreError> {
+        let presented = presented.clone();
+        bounded(self.write(move |conn| sessions::end_by_token(conn, &presented, user_id))).await
+    }
+
+    async fn end_session(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, StoreError> {
+        bounded(self.write(move |conn| sessions::end_one(conn, user_id, session_id))).await
+    }
+
+    async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        bounded(self.write(move |conn| sessions::end_all(conn, user_id))).await
+    }
+
+    async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
+        // One write per table, so live writes can slip in between.
+        let mut purged = Purged::default();
+        for table in purge::Table::ALL {
+            let deleted = bounded(self.write(move |conn| purge::batch(conn, table, batch))).await?;
+            match table {
+                purge::Table::RefreshTokens => purged.refresh_tokens = deleted,
+                purge::Table::Sessions => purged.sessions = deleted,
+                purge::Table::LoginAttempts => purged.login_attempts = deleted,
+            }
+        }
+        Ok(purged)
+    }
+
+    async fn find_session_user(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<User>, StoreError> {
+        bounded(self.read(move |conn| sessions::find_user(conn, user_id, session_id))).await
+    }
+}

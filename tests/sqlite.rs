@@ -1,0 +1,4 @@
+//! The integration suite (`tests/api`) on SQLite, the default backend.
+
+#[path = "api/main.rs"]
+mod api;
