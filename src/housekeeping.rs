@@ -4,8 +4,9 @@
 //!
 //! Ended sessions whose tokens have not expired yet are kept: `logout` with
 //! one of those tokens must still answer `false`, and a reused one must still
-//! be recognised. Every instance runs the purge; `SKIP LOCKED` keeps them
-//! (and live traffic) from waiting on each other.
+//! be recognised. Every instance runs the purge; on PostgreSQL `SKIP LOCKED`
+//! keeps them (and live traffic) from waiting on each other, and on SQLite
+//! each batch is one short write in the write queue.
 
 use std::sync::Arc;
 use std::time::Duration;

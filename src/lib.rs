@@ -11,7 +11,8 @@
 //! 3. Resolvers call [`auth::AuthService`], which holds the flows: password
 //!    policy and bcrypt (off the async executor), JWTs, refresh rotation.
 //! 4. The flows speak to storage only through [`db::Store`], one atomic step
-//!    per call; [`db::pg`] implements it on PostgreSQL.
+//!    per call; [`db::sqlite`] implements it on an embedded SQLite file (the
+//!    default) and [`db::pg`] on PostgreSQL (for several instances).
 //!
 //! Failures become [`error::AppError`], whose variants are the contract's
 //! error codes; internal details go to the log in a safe form, never to

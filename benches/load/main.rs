@@ -1,17 +1,18 @@
 //! The load benchmark: `cargo bench --bench load`.
 //!
-//! Starts the release build of authql on a fresh PostgreSQL database, seeds
+//! Starts the release build of authql on a fresh database, seeds
 //! what each scenario needs, runs every scenario for a fixed time at a fixed
 //! concurrency over loopback, and prints one row per scenario: requests/s,
 //! p50, p99, errors (an HTTP 200 whose body carries GraphQL `errors` counts as
 //! one) and the server's peak RSS so far. Its own load generator (hyper, one
 //! keep-alive connection per virtual user, on one thread) needs nothing
-//! installed beyond PostgreSQL.
+//! installed beyond the database.
 //!
 //! Settings: `BENCH_SECONDS` (per scenario, default 10), `BENCH_ONLY` (a
 //! comma-separated subset of `me,refresh,login,register,storm,timing`) and
-//! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`;
-//! the database is dropped and recreated).
+//! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`,
+//! or an SQLite one such as `sqlite:///tmp/authql-bench.db`; either way the
+//! database is dropped and recreated).
 
 #![allow(
     clippy::unwrap_used,
@@ -173,6 +174,15 @@ async fn scenario(
 }
 
 async fn fresh_database(url: &str) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        return;
+    }
     let (server, name) = url
         .rsplit_once('/')
         .expect("a database name in BENCH_DATABASE_URL");
@@ -270,8 +280,13 @@ async fn main() {
     let url = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/authql_bench".to_owned());
 
+    let backend = if url.starts_with("sqlite") {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
     println!(
-        "authql load benchmark: {}; {seconds} s per scenario; BCRYPT_COST={BCRYPT_COST}",
+        "authql load benchmark on {backend}: {}; {seconds} s per scenario; BCRYPT_COST={BCRYPT_COST}",
         machine()
     );
     fresh_database(&url).await;
