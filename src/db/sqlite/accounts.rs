@@ -28,38 +28,45 @@ RETURNING id, email, role, created_at";
 }
 
 /// See [`crate::db::Store::create_user`]: the account, its first session and
-/// token in one write transaction; `None` when the email is taken.
+/// token, atomically (the write queue gives each write a savepoint of its
+/// own); `None` when the email is taken.
 ///
-/// The check and the insert cannot race: the transaction holds SQLite's
-/// write lock from its start (`BEGIN IMMEDIATE`), so no other registration
-/// runs between them. The unique constraint stays as the last word.
+/// The check and the insert cannot race: the write queue's transaction holds
+/// SQLite's write lock from its start (`BEGIN IMMEDIATE`), so no other
+/// registration runs between them. The unique constraint stays as the last
+/// word, and is reported alike.
 pub fn create(
     conn: &mut SqliteConnection,
     user: &NewUser,
     session: &NewSession,
 ) -> QueryResult<Option<User>> {
-    let result = conn.immediate_transaction(|conn| {
-        let taken = Prepared::<EmailTaken>::new(vec![Bind::Text(&user.email)])
-            .get_result::<i32>(conn)
-            .optional()?;
-        if taken.is_some() {
-            return Ok(None);
-        }
-        let now = rows::now();
-        let row: UserRow = Prepared::<InsertUser>::new(vec![
-            Bind::Uuid(user.id),
-            Bind::Text(&user.email),
-            Bind::Text(&user.password_hash),
-            Bind::Int(now),
-        ])
-        .get_result(conn)?;
-        sessions::start(conn, user.id, session, now)?;
-        rows::user(row).map(Some)
-    });
-    match result {
+    match insert(conn, user, session) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(None),
         other => other,
     }
+}
+
+fn insert(
+    conn: &mut SqliteConnection,
+    user: &NewUser,
+    session: &NewSession,
+) -> QueryResult<Option<User>> {
+    let taken = Prepared::<EmailTaken>::new(vec![Bind::Text(&user.email)])
+        .get_result::<i32>(conn)
+        .optional()?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let now = rows::now();
+    let row: UserRow = Prepared::<InsertUser>::new(vec![
+        Bind::Uuid(user.id),
+        Bind::Text(&user.email),
+        Bind::Text(&user.password_hash),
+        Bind::Int(now),
+    ])
+    .get_result(conn)?;
+    sessions::start(conn, user.id, session, now)?;
+    rows::user(row).map(Some)
 }
 
 /// Counts a login attempt in one atomic upsert: a window that has ended
@@ -104,8 +111,8 @@ pub fn find_credentials(
 }
 
 /// See [`crate::db::Store::begin_login`] with a counter: the attempt is
-/// counted (committed on its own, so a failed login still counts), then the
-/// account is read, on the writing connection in one trip to its thread.
+/// counted (committed whatever the login's outcome), and the account read,
+/// in one trip through the write queue.
 pub fn count_and_find(
     conn: &mut SqliteConnection,
     key: &EmailKey,

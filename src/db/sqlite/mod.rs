@@ -3,12 +3,8 @@
 //!
 //! SQLite lets one connection write at a time. Rather than letting writers
 //! race for its lock (and sleep in its busy handler), every write goes
-//! through one dedicated connection behind an async mutex: writes queue in
-//! the runtime, in order, and each runs as one `BEGIN IMMEDIATE` transaction
-//! on a blocking thread, so it holds the write lock from its first statement
-//! and can never fail halfway for want of it. WAL mode lets the readers go on
-//! while a write runs. The busy timeout only matters when another process
-//! (an operator's shell, `authql migrate`) holds the lock.
+//! through one connection's queue and commits in groups (see [`writer`]).
+//! WAL mode lets the readers go on while a write runs.
 //!
 //! Times are stored as milliseconds since the Unix epoch, ids as their 16
 //! bytes; "now" comes from this process's clock, which is the only clock an
@@ -18,11 +14,11 @@ mod accounts;
 mod purge;
 mod rows;
 mod sessions;
+mod writer;
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,8 +30,9 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use tokio::sync::Mutex;
 use uuid::Uuid;
+
+use writer::Writer;
 
 use super::{
     AttemptCounter, CreateUserError, EmailKey, EndSession, LoginLookup, NewRefreshToken,
@@ -54,7 +51,7 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The writing connection's settings. `synchronous = FULL` makes each commit
 /// durable (fsync of the WAL), as PostgreSQL's default is: a rotated refresh
-/// token must not come back to life after a power cut.
+/// token or an ended session must not come back to life after a power cut.
 const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = ";
 
@@ -83,8 +80,8 @@ fn connect_reader(path: &str) -> BoxFuture<'_, ConnectionResult<Conn>> {
 
 /// [`Store`] on SQLite.
 pub struct SqliteStore {
-    /// The one connection that writes.
-    writer: Arc<Mutex<Conn>>,
+    /// The queue of the one connection that writes.
+    writer: Writer,
     /// Connections that only read; `None` for an in-memory database, which
     /// exists only inside the writer's connection.
     readers: Option<Pool<Conn>>,
@@ -113,19 +110,19 @@ impl SqliteStore {
             SqliteFile::Path(_) => Some(reader_pool(&path, readers)?),
         };
         let store = Self {
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Writer::start(writer),
             readers,
         };
         Ok((store, created, applied))
     }
 
-    /// Runs `op` on the writing connection, after the writes queued before it.
+    /// Runs `op` on the writing connection, after the writes queued before
+    /// it, atomically; returns once it is committed.
     async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let mut writer = self.writer.lock().await;
-        Ok(writer.spawn_blocking(op).await?)
+        self.writer.write(op).await
     }
 
     /// Runs `op` on a reading connection (the writer's, in memory).

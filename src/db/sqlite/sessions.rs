@@ -1,11 +1,12 @@
 //! Sessions and refresh tokens on SQLite.
 //!
-//! Every change runs as one `BEGIN IMMEDIATE` transaction on the writing
-//! connection (see [`super`]): it holds the write lock from its first
-//! statement, so its reads see exactly what it then changes. That is what
-//! makes rotation single-use: of N concurrent calls with one token, the first
-//! transaction spends it, and the others, which start after its commit, find
-//! it spent.
+//! Every change runs through the write queue (see [`super::writer`]), one
+//! after another on one connection that holds SQLite's write lock, each
+//! atomic in a savepoint of its own: its reads see exactly what it then
+//! changes. That is what makes rotation single-use: of N concurrent calls
+//! with one token, the first spends it, and the others, which run after it,
+//! find it spent. (Several processes on one file are serialised by the same
+//! lock, taken up front.)
 
 use diesel::prelude::*;
 use diesel::sql_types::{Binary, Integer};
@@ -79,12 +80,10 @@ pub fn create(
     session: &NewSession,
     clear: Option<&EmailKey>,
 ) -> QueryResult<()> {
-    conn.immediate_transaction(|conn| {
-        if let Some(email) = clear {
-            Prepared::<ClearAttempts>::new(vec![Bind::Bytes(email.as_bytes())]).execute(conn)?;
-        }
-        start(conn, user_id, session, rows::now())
-    })
+    if let Some(email) = clear {
+        Prepared::<ClearAttempts>::new(vec![Bind::Bytes(email.as_bytes())]).execute(conn)?;
+    }
+    start(conn, user_id, session, rows::now())
 }
 
 /// Spends a live token of a live session. A token of an ended or expired
@@ -136,36 +135,34 @@ pub fn rotate(
     session_id: Uuid,
     next: &NewRefreshToken,
 ) -> QueryResult<Rotation> {
-    conn.immediate_transaction(|conn| {
-        let now = rows::now();
-        let spent = Prepared::<SpendToken>::new(vec![
-            Bind::Int(now),
-            Bind::Bytes(presented.as_bytes()),
+    let now = rows::now();
+    let spent = Prepared::<SpendToken>::new(vec![
+        Bind::Int(now),
+        Bind::Bytes(presented.as_bytes()),
+        Bind::Uuid(session_id),
+    ])
+    .get_result::<Vec<u8>>(conn)
+    .optional()?;
+    if spent.is_some() {
+        let user_id: Vec<u8> = Prepared::<SlideSession>::new(vec![
+            Bind::Int(rows::millis(next.expires_at)),
             Bind::Uuid(session_id),
         ])
-        .get_result::<Vec<u8>>(conn)
-        .optional()?;
-        if spent.is_some() {
-            let user_id: Vec<u8> = Prepared::<SlideSession>::new(vec![
-                Bind::Int(rows::millis(next.expires_at)),
-                Bind::Uuid(session_id),
-            ])
-            .get_result(conn)?;
-            insert_token(conn, next, session_id, now)?;
-            let user: UserRow = Prepared::<UserById>::new(vec![Bind::Uuid(rows::uuid(&user_id)?)])
-                .get_result(conn)?;
-            return Ok(Rotation::Rotated(rows::user(user)?));
-        }
-        let reused =
-            Prepared::<EndReused>::new(vec![Bind::Int(now), Bind::Bytes(presented.as_bytes())])
-                .get_result::<Vec<u8>>(conn)
-                .optional()?;
-        Ok(match reused {
-            Some(id) => Rotation::Reused {
-                session_id: rows::uuid(&id)?,
-            },
-            None => Rotation::Rejected,
-        })
+        .get_result(conn)?;
+        insert_token(conn, next, session_id, now)?;
+        let user: UserRow =
+            Prepared::<UserById>::new(vec![Bind::Uuid(rows::uuid(&user_id)?)]).get_result(conn)?;
+        return Ok(Rotation::Rotated(rows::user(user)?));
+    }
+    let reused =
+        Prepared::<EndReused>::new(vec![Bind::Int(now), Bind::Bytes(presented.as_bytes())])
+            .get_result::<Vec<u8>>(conn)
+            .optional()?;
+    Ok(match reused {
+        Some(id) => Rotation::Reused {
+            session_id: rows::uuid(&id)?,
+        },
+        None => Rotation::Rejected,
     })
 }
 
@@ -199,30 +196,28 @@ pub fn end_by_token(
     presented: &TokenHash,
     user_id: Uuid,
 ) -> QueryResult<EndSession> {
-    conn.immediate_transaction(|conn| {
-        let session = Prepared::<TokenSession>::new(vec![Bind::Bytes(presented.as_bytes())])
-            .get_result::<Vec<u8>>(conn)
+    let session = Prepared::<TokenSession>::new(vec![Bind::Bytes(presented.as_bytes())])
+        .get_result::<Vec<u8>>(conn)
+        .optional()?;
+    let Some(session) = session else {
+        // Deleting an account deletes its tokens: its sessions ended with it.
+        let account = Prepared::<AccountExists>::new(vec![Bind::Uuid(user_id)])
+            .get_result::<i32>(conn)
             .optional()?;
-        let Some(session) = session else {
-            // Deleting an account deletes its tokens: its sessions ended with it.
-            let account = Prepared::<AccountExists>::new(vec![Bind::Uuid(user_id)])
-                .get_result::<i32>(conn)
-                .optional()?;
-            return Ok(match account {
-                Some(_) => EndSession::Unknown,
-                None => EndSession::AlreadyEnded,
-            });
-        };
-        let ended = Prepared::<EndLive>::new(vec![
-            Bind::Int(rows::now()),
-            Bind::Uuid(rows::uuid(&session)?),
-        ])
-        .execute(conn)?;
-        Ok(if ended > 0 {
-            EndSession::Ended
-        } else {
-            EndSession::AlreadyEnded
-        })
+        return Ok(match account {
+            Some(_) => EndSession::Unknown,
+            None => EndSession::AlreadyEnded,
+        });
+    };
+    let ended = Prepared::<EndLive>::new(vec![
+        Bind::Int(rows::now()),
+        Bind::Uuid(rows::uuid(&session)?),
+    ])
+    .execute(conn)?;
+    Ok(if ended > 0 {
+        EndSession::Ended
+    } else {
+        EndSession::AlreadyEnded
     })
 }
 
