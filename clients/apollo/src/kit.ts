@@ -82,6 +82,8 @@ type Message =
 
 const HELLO_WAIT_MS = 300;
 const HANDOVER_WAIT_MS = 3000;
+/** The kit's own requests give up after this long, so a hung refresh cannot hold the lock forever. */
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /** The session of one tab, its refresh and logout. Make one per app with {@link createAuthKit}. */
 export class AuthKit {
@@ -399,6 +401,7 @@ export class AuthKit {
       headers,
       credentials: this.credentials,
       body: JSON.stringify({ query: printed(document), variables }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (!response.ok && !response.headers.get("content-type")?.includes("json")) {
       throw new AuthRequestError(`authql answered HTTP ${response.status}`);
