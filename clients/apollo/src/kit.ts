@@ -162,7 +162,8 @@ export class AuthKit {
   async resume(): Promise<Session | null> {
     if (this.current && this.current.expiresAt > Date.now()) return this.current;
     if (this.channel) {
-      const joined = this.waitFor((s) => s !== null, HELLO_WAIT_MS);
+      // A pair from storage may have expired: wait for a live one.
+      const joined = this.waitFor((s) => s !== null && s.expiresAt > Date.now(), HELLO_WAIT_MS);
       this.post({ type: "hello" });
       const session = await joined;
       if (session) return session;
