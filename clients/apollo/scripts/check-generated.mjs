@@ -11,15 +11,17 @@ try {
     env: { ...process.env, CODEGEN_OUT: `${scratch}/` },
     stdio: "inherit",
   });
-  const fresh = readFileSync(join(scratch, "graphql.ts"), "utf8");
-  const committed = readFileSync("src/generated/graphql.ts", "utf8");
-  if (fresh !== committed) {
+  const stale = ["graphql.ts", "schema.ts"].filter(
+    (file) =>
+      readFileSync(join(scratch, file), "utf8") !== readFileSync(join("src/generated", file), "utf8"),
+  );
+  if (stale.length > 0) {
     console.error(
-      "src/generated/graphql.ts is stale (schema.graphql or src/operations.graphql changed): run `npm run codegen` and commit the result",
+      `src/generated/{${stale.join(",")}} stale (schema.graphql or src/operations.graphql changed): run \`npm run codegen\` and commit the result`,
     );
     process.exit(1);
   }
-  console.log("src/generated/graphql.ts is up to date");
+  console.log("src/generated/ is up to date");
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

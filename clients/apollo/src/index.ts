@@ -13,3 +13,4 @@ export { createAuthLink } from "./link.js";
 export { memoryStorage, sessionFrom, webStorage } from "./session.js";
 export type { Session, SessionStorage } from "./session.js";
 export * from "./generated/graphql.js";
+export type * as Schema from "./generated/schema.js";
