@@ -207,7 +207,8 @@ fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
     select_operation(&document, operation_name).is_some_and(|op| op.ty != OperationType::Query)
 }
 
-/// `GET /graphql`: GraphiQL for browsers, queries (never mutations) otherwise.
+/// `GET /graphql`: GraphiQL for browsers (the page, and with `graphiql_asset`
+/// the files it loads), queries (never mutations) otherwise.
 pub async fn graphql_get(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
