@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::ClientIp;
+use super::graphiql;
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::response::{graphql, refusal};
 use crate::app::AppState;
@@ -41,6 +41,8 @@ pub struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    /// An embedded GraphiQL file (see [`graphiql`]).
+    graphiql_asset: Option<String>,
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -205,7 +207,8 @@ fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
     select_operation(&document, operation_name).is_some_and(|op| op.ty != OperationType::Query)
 }
 
-/// `GET /graphql`: GraphiQL for browsers, queries (never mutations) otherwise.
+/// `GET /graphql`: GraphiQL for browsers (the page, and with `graphiql_asset`
+/// the files it loads), queries (never mutations) otherwise.
 pub async fn graphql_get(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -215,8 +218,14 @@ pub async fn graphql_get(
     let accept = header_str(&headers, header::ACCEPT);
     let params = params.ok().map(|Query(p)| p);
     let has_query = params.as_ref().is_some_and(|p| p.query.is_some());
-    if !has_query && wants_html(accept) && state.config.graphiql {
-        return graphiql();
+    if state.config.graphiql && !has_query {
+        let asset = params.as_ref().and_then(|p| p.graphiql_asset.as_deref());
+        if let Some(response) = asset.and_then(graphiql::asset) {
+            return response;
+        }
+        if wants_html(accept) {
+            return graphiql::page();
+        }
     }
     let Some(media) = negotiate(accept) else {
         return not_acceptable();
@@ -261,18 +270,6 @@ pub async fn graphql_get(
         Ok(request) => execute(&state, &headers, ip, request, media).await,
         Err(response) => *response,
     }
-}
-
-fn graphiql() -> Response {
-    let page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("authql")
-        .finish();
-    let mut response = Html(page).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! errors (unparsable or invalid documents) without a `data` entry.
 
 mod client_ip;
+mod graphiql;
 mod graphql;
 mod health;
 mod negotiate;
