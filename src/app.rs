@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .layer(DefaultBodyLimit::max(http::BODY_LIMIT))
+        .route("/graphiql/{file}", get(http::graphiql_asset))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
         .with_state(state);

@@ -5,13 +5,16 @@
 //! server (GraphiQL 3.9.0 and React 18.3.1, vendored from npm with their
 //! licenses in `graphiql/`; its `README.md` says how to update them).
 //!
-//! The assets are served by `GET /graphql?graphiql_asset=<name>`, on the
-//! `/graphql` route the server already has, so GraphiQL needs no route of its
-//! own. Only the names below are served (a fixed table, never a file-system
-//! lookup), and only while GraphiQL is switched on (`GRAPHIQL`).
+//! The page is `GET /graphql` for a browser; the files it loads are
+//! `GET /graphiql/<name>`. Only the names below are served (a fixed table,
+//! never a file-system lookup), and only while GraphiQL is switched on
+//! (`GRAPHIQL`); anything else there is a plain 404.
 
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
 
 /// The page: a shell that loads the assets below, nothing inline but a few
 /// lines of CSS.
@@ -89,9 +92,16 @@ pub fn page() -> Response {
     response
 }
 
-/// The embedded file called `name`, or `None` when there is no such file
-/// (the caller then answers as for any other GET).
-pub fn asset(name: &str) -> Option<Response> {
+/// `GET /graphiql/{name}`: an embedded file, while GraphiQL is on.
+pub async fn graphiql_asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match asset(&name) {
+        Some(response) if state.config.graphiql => response,
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The embedded file called `name`, or `None` when there is no such file.
+fn asset(name: &str) -> Option<Response> {
     let asset = ASSETS.iter().find(|a| a.name == name)?;
     let mut response = (
         [
@@ -139,7 +149,7 @@ mod tests {
         assert_eq!(links.len(), ASSETS.len(), "{links:?}");
         for link in links {
             let name = link
-                .strip_prefix("/graphql?graphiql_asset=")
+                .strip_prefix("/graphiql/")
                 .unwrap_or_else(|| panic!("{link} is not an embedded asset"));
             assert!(asset(name).is_some(), "{name} is not embedded");
         }

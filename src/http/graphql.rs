@@ -41,8 +41,6 @@ pub struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
-    /// An embedded GraphiQL file (see [`graphiql`]).
-    graphiql_asset: Option<String>,
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -207,8 +205,8 @@ fn selects_mutation(query: &str, operation_name: Option<&str>) -> bool {
     select_operation(&document, operation_name).is_some_and(|op| op.ty != OperationType::Query)
 }
 
-/// `GET /graphql`: GraphiQL for browsers (the page, and with `graphiql_asset`
-/// the files it loads), queries (never mutations) otherwise.
+/// `GET /graphql`: the GraphiQL page for browsers (its files are under
+/// `/graphiql/`), queries (never mutations) otherwise.
 pub async fn graphql_get(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -218,14 +216,8 @@ pub async fn graphql_get(
     let accept = header_str(&headers, header::ACCEPT);
     let params = params.ok().map(|Query(p)| p);
     let has_query = params.as_ref().is_some_and(|p| p.query.is_some());
-    if state.config.graphiql && !has_query {
-        let asset = params.as_ref().and_then(|p| p.graphiql_asset.as_deref());
-        if let Some(response) = asset.and_then(graphiql::asset) {
-            return response;
-        }
-        if wants_html(accept) {
-            return graphiql::page();
-        }
+    if state.config.graphiql && !has_query && wants_html(accept) {
+        return graphiql::page();
     }
     let Some(media) = negotiate(accept) else {
         return not_acceptable();

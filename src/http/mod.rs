@@ -1,4 +1,5 @@
-//! The HTTP surface: `/graphql` (POST, GET, GraphiQL), `/healthz`, `/readyz`.
+//! The HTTP surface: `/graphql` (POST, GET, GraphiQL), `/graphiql/` (its
+//! files), `/healthz`, `/readyz`.
 //!
 //! async-graphql-axum's extractors accept batches, ignore `Accept` and run
 //! mutations sent over GET, so `/graphql` is handled here, following the
@@ -14,6 +15,7 @@ mod negotiate;
 mod response;
 
 pub use client_ip::ClientIp;
+pub use graphiql::graphiql_asset;
 pub use graphql::{BODY_LIMIT, graphql_get, graphql_post};
 pub use health::{healthz, readyz};
 pub use negotiate::{MediaType, negotiate};

@@ -69,6 +69,13 @@ pub fn graphql(media: MediaType, mut result: async_graphql::Response, executed: 
     }
 
     if executed {
+        // async-graphql answers `data: null` when every root field was
+        // skipped (`@include(if: false)`). Without an error, only null
+        // propagation could null `data`, and it did not run: the selection
+        // is empty, so `data` is an empty object.
+        if result.errors.is_empty() && result.data == async_graphql::Value::Null {
+            result.data = async_graphql::Value::Object(Default::default());
+        }
         // Status 200 and `data` as null propagation left it, even for field
         // errors: that is how Apollo Client sees `extensions.code`.
         let mut response = async_graphql_axum::GraphQLResponse::from(result).into_response();

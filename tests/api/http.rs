@@ -254,6 +254,25 @@ async fn get_runs_queries_and_refuses_mutations() {
     assert_eq!(resp.body, json!({ "data": { "__typename": "Query" } }));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fully_skipped_selection_is_empty_data_not_null() {
+    let app = TestApp::spawn().await;
+    for (query, variables) in [
+        (
+            "query($x: Boolean!) { me @include(if: $x) { id } }",
+            json!({ "x": false }),
+        ),
+        ("{ me @skip(if: true) { id } }", json!({})),
+        (
+            "mutation($x: Boolean!) { logoutAll @include(if: $x) }",
+            json!({ "x": false }),
+        ),
+    ] {
+        let resp = app.post(query, variables).await;
+        assert_eq!(resp.body, json!({ "data": {} }), "{query}");
+    }
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -278,7 +297,35 @@ async fn browsers_get_graphiql() {
             .starts_with("text/html")
     );
     assert!(resp.text.contains("graphiql"), "{}", &resp.text[..200]);
-    assert!(resp.text.contains("/graphql"));
+    // Everything the page loads comes from this server, no CDN.
+    assert!(!resp.text.contains("://"), "{}", resp.text);
+    for file in [
+        "graphiql-3.9.0.min.js",
+        "graphiql-3.9.0.min.css",
+        "react-18.3.1.production.min.js",
+        "react-dom-18.3.1.production.min.js",
+        "authql-graphiql.js",
+    ] {
+        let path = format!("/graphiql/{file}");
+        assert!(resp.text.contains(&path), "{path} not on the page");
+        let asset = app.send(get(&path, "*/*")).await;
+        assert_eq!(asset.status, StatusCode::OK, "{path}");
+        assert!(asset.text.len() > 40, "{path}");
+    }
+    let script = app.send(get("/graphiql/authql-graphiql.js", "*/*")).await;
+    assert!(script.text.contains("\"/graphql\""));
+    assert!(script.text.contains("Authorization"));
+    for missing in [
+        "/graphiql/LICENSE.graphiql",
+        "/graphiql/index.html",
+        "/graphiql/..%2FCargo.toml",
+    ] {
+        assert_eq!(
+            app.send(get(missing, "*/*")).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
 }
 
 /// The query GraphiQL sends on load (graphql-js `getIntrospectionQuery`).
@@ -445,9 +492,12 @@ async fn production_hides_the_schema_unless_switched_on() {
     let resp = app.post("{ me { emaill } }", json!({})).await;
     resp.assert_error("GRAPHQL_VALIDATION_FAILED");
     assert!(!resp.text.contains("Did you mean"), "{}", resp.text);
-    // No GraphiQL: a browser gets a 406 like any client asking for HTML only.
+    // No GraphiQL: a browser gets a 406 like any client asking for HTML only,
+    // and its files are not there either.
     let resp = app.send(get("/graphql", "text/html")).await;
     assert_eq!(resp.status, StatusCode::NOT_ACCEPTABLE);
+    let asset = app.send(get("/graphiql/authql-graphiql.js", "*/*")).await;
+    assert_eq!(asset.status, StatusCode::NOT_FOUND);
 
     let mut on = PRODUCTION.to_vec();
     on.extend([("GRAPHQL_INTROSPECTION", "on"), ("GRAPHIQL", "on")]);
