@@ -4,13 +4,15 @@
 //
 // Environment:
 //   AUTHQL_BIN            the server binary (default: target/debug/authql)
-//   BROWSER_DATABASE_URL  its database (default: postgres://postgres@127.0.0.1:5432/authql_browser;
-//                         created and migrated by the server on start)
+//   BROWSER_DATABASE_URL  its database (default: a new SQLite file in the system's
+//                         temporary directory for each server; a postgres:// URL
+//                         is created and migrated by the server on start)
 //   CHROMIUM              the browser (default: /usr/bin/chromium)
 
 import { spawn } from "node:child_process";
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,11 +35,14 @@ export function uniqueEmail(tag) {
 export async function startServer(env = {}) {
   const bin = process.env.AUTHQL_BIN ?? join(repo, "target/debug/authql");
   if (!existsSync(bin)) throw new Error(`${bin} not found: run \`cargo build\` first`);
+  // A throwaway SQLite file unless a database is given; removed on stop.
+  const sqliteFile = process.env.BROWSER_DATABASE_URL
+    ? null
+    : join(tmpdir(), `authql-browser-${process.pid}-${Date.now()}.db`);
   const child = spawn(bin, ["serve"], {
     env: {
       PATH: process.env.PATH,
-      DATABASE_URL:
-        process.env.BROWSER_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/authql_browser",
+      DATABASE_URL: process.env.BROWSER_DATABASE_URL ?? `sqlite://${sqliteFile}`,
       HOST: "127.0.0.1",
       PORT: "0",
       APP_ENV: "development",
@@ -78,8 +83,14 @@ export async function startServer(env = {}) {
     count: (name) => (log.match(new RegExp(`event="?${name}"?[ \\n]`, "g")) ?? []).length,
     stop: () =>
       new Promise((done) => {
-        if (child.exitCode !== null) return done();
-        child.on("exit", () => done());
+        const removeFile = () => {
+          for (const suffix of ["", "-wal", "-shm"]) {
+            if (sqliteFile) rmSync(`${sqliteFile}${suffix}`, { force: true });
+          }
+          done();
+        };
+        if (child.exitCode !== null) return removeFile();
+        child.on("exit", removeFile);
         child.kill("SIGTERM");
       }),
   };
