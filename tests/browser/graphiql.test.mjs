@@ -4,7 +4,39 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { allowOnly, launchBrowser, startServer } from "./harness.mjs";
+import { allowOnly, launchBrowser, startServer, uniqueEmail } from "./harness.mjs";
+
+/** Replaces the text of the CodeMirror editor under `selector`. */
+async function setEditor(page, selector, text) {
+  await page.evaluate(
+    ([selector, text]) => document.querySelector(selector).CodeMirror.setValue(text),
+    [selector, text],
+  );
+}
+
+/**
+ * Runs `document` from GraphiQL's query editor and returns the response
+ * it shows, parsed.
+ */
+async function run(page, document) {
+  await setEditor(page, ".graphiql-query-editor .CodeMirror", document);
+  const response = () =>
+    page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
+  const before = await response();
+  // GraphiQL re-reads the document's operations after a short debounce;
+  // until then the button may still see the previous operations and offer
+  // a menu. Click until a new answer shows.
+  for (let attempt = 1; attempt <= 5; attempt += 1) {
+    await page.keyboard.press("Escape");
+    await page.locator(".graphiql-execute-button").click();
+    for (let wait = 0; wait < 20; wait += 1) {
+      const text = await response();
+      if (text && text !== before) return JSON.parse(text);
+      await page.waitForTimeout(100);
+    }
+  }
+  throw new Error(`GraphiQL showed no answer to ${document}`);
+}
 
 let server;
 let browser;
@@ -19,7 +51,7 @@ after(async () => {
   await server?.stop();
 });
 
-test("GraphiQL renders and runs { __typename } with only authql reachable", async () => {
+test("GraphiQL renders, runs { __typename }, and signs in, refreshes and logs out with only authql reachable", async () => {
   const page = await browser.newPage();
   const blocked = await allowOnly(page, [server.url]);
   const problems = [];
@@ -39,23 +71,40 @@ test("GraphiQL renders and runs { __typename } with only authql reachable", asyn
   );
   assert.match(headers ?? "", /"Authorization": "Bearer <accessToken from login>"/);
 
-  await page.evaluate(() =>
-    document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue("{ __typename }"),
+  const typename = await run(page, "{ __typename }");
+  assert.deepEqual(typename, { data: { __typename: "Query" } });
+
+  // The whole API from GraphiQL, as a person trying it would: register,
+  // put the access token in the headers editor, ask `me`, refresh, log out.
+  const email = uniqueEmail("graphiql");
+  const registered = await run(
+    page,
+    `mutation { register(input: { email: "${email}", password: "correct horse battery" }) { accessToken refreshToken user { email } } }`,
   );
-  // GraphiQL re-reads the document's operations after a short debounce;
-  // until then the button still sees the two default operations and offers
-  // a menu. Click until the answer shows.
-  const result = page.locator(".graphiql-response .CodeMirror", { hasText: '"__typename": "Query"' });
-  for (let attempt = 1; ; attempt += 1) {
-    await page.keyboard.press("Escape");
-    await page.locator(".graphiql-execute-button").click();
-    try {
-      await result.waitFor({ timeout: 2_000 });
-      break;
-    } catch (error) {
-      if (attempt === 5) throw error;
-    }
-  }
+  assert.equal(registered.data.register.user.email, email);
+  // The headers editor is the tool editor holding the Authorization hint.
+  await page.evaluate((value) => {
+    const editors = [...document.querySelectorAll(".graphiql-editor-tool .CodeMirror")];
+    const headers = editors.find((e) => e.CodeMirror.getValue().includes("Authorization"));
+    headers.CodeMirror.setValue(value);
+  }, JSON.stringify({ Authorization: `Bearer ${registered.data.register.accessToken}` }));
+  const me = await run(page, "query { me { email role } }");
+  assert.deepEqual(me, { data: { me: { email, role: "USER" } } });
+  const refreshed = await run(
+    page,
+    `mutation { refreshToken(refreshToken: "${registered.data.register.refreshToken}") { refreshToken } }`,
+  );
+  const next = refreshed.data.refreshToken.refreshToken;
+  const login = await run(
+    page,
+    `mutation { login(input: { email: "${email}", password: "correct horse battery" }) { user { email } } }`,
+  );
+  assert.equal(login.data.login.user.email, email);
+  assert.deepEqual(await run(page, `mutation { logout(refreshToken: "${next}") }`), {
+    data: { logout: true },
+  });
+  const after = await run(page, "query { me { email } }");
+  assert.equal(after.errors[0].extensions.code, "UNAUTHENTICATED");
 
   assert.deepEqual(blocked, [], "the page asked for something outside authql");
   assert.deepEqual(problems, []);
