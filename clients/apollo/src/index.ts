@@ -10,7 +10,7 @@
 export { AuthKit, AuthRequestError, createAuthKit } from "./kit.js";
 export type { AuthKitOptions, GraphQLErrorLike, TokenMode } from "./kit.js";
 export { createAuthLink } from "./link.js";
-export { memoryStorage, sessionFrom, webStorage } from "./session.js";
+export { isSession, memoryStorage, sessionFrom, webStorage } from "./session.js";
 export type { Session, SessionStorage } from "./session.js";
 export * from "./generated/graphql.js";
 export type * as Schema from "./generated/schema.js";

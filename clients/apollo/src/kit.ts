@@ -13,11 +13,18 @@
 //   BroadcastChannel;
 // - the lock alone does not order the hand-over: the next tab may get the
 //   lock before the message. So the refreshing tab also holds a lock named
-//   after the new pair (`<channel>:latest:<issuedAt>:<id>`) before it lets
-//   the refresh lock go. The next tab, once it has the refresh lock, reads
-//   the held lock names (the lock manager orders them, unlike messages) and,
-//   if a newer pair exists than the one it holds, waits for that pair
-//   instead of presenting its own, spent, refresh token.
+//   after the new pair (`<channel>:latest:<lineage>:<generation>:<id>`)
+//   before it lets the refresh lock go, and so does every tab that takes
+//   the pair (shared), so the name outlives the tab that made it. The next
+//   tab, once it has the refresh lock, reads the held lock names (the lock
+//   manager orders them, unlike messages) and, if a newer pair of its
+//   sign-in exists than the one it holds, waits for that pair instead of
+//   presenting its own, spent, refresh token. (Cookie mode needs none of
+//   this: the browser's one cookie is always the newest token.)
+// - every pair belongs to a sign-in (its lineage). A refresh that comes
+//   back after its sign-in ended (logged out here or in another tab) or was
+//   replaced by a new sign-in is dropped, never resurrected; messages about
+//   other sign-ins are ignored.
 
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type DocumentNode, print } from "graphql";
@@ -28,7 +35,13 @@ import {
   LogoutDocument,
   RefreshDocument,
 } from "./generated/graphql.js";
-import { type Session, type SessionStorage, memoryStorage, sessionFrom } from "./session.js";
+import {
+  type Session,
+  type SessionStorage,
+  isSession,
+  memoryStorage,
+  sessionFrom,
+} from "./session.js";
 
 /** Where the refresh token travels: the JSON body, or an httpOnly cookie (`REFRESH_TOKEN_COOKIE=on`). */
 export type TokenMode = "body" | "cookie";
@@ -74,16 +87,19 @@ export class AuthRequestError extends Error {
   }
 }
 
+/** What tabs tell each other (version 1). Checked on arrival: any script of the origin can post. */
 type Message =
-  | { type: "hello" }
-  | { type: "session"; session: Session }
-  | { type: "need"; id: string }
-  | { type: "loggedOut" };
+  | { v: 1; type: "hello" }
+  | { v: 1; type: "session"; session: Session; signIn: boolean }
+  | { v: 1; type: "need"; lineage: string; id: string }
+  | { v: 1; type: "loggedOut"; lineage: string };
 
 const HELLO_WAIT_MS = 300;
 const HANDOVER_WAIT_MS = 3000;
 /** The kit's own requests give up after this long, so a hung refresh cannot hold the lock forever. */
 const REQUEST_TIMEOUT_MS = 15_000;
+/** After a refresh failed for a passing reason, how long the current token is used without trying again. */
+const BACKOFF_MS = 2000;
 
 /** The session of one tab, its refresh and logout. Make one per app with {@link createAuthKit}. */
 export class AuthKit {
@@ -99,7 +115,13 @@ export class AuthKit {
   private readonly listeners = new Set<(session: Session | null) => void>();
   private current: Session | null;
   private refreshing: Promise<Session | null> | null = null;
-  private releaseMarker: (() => void) | null = null;
+  /** Releases of the hand-over locks this tab holds, by pair id. */
+  private readonly markers = new Map<string, () => void>();
+  /** Sign-ins that ended: their pairs are never taken again. */
+  private readonly ended = new Set<string>();
+  /** No new refresh before this (ms since the epoch) while the access token still works. */
+  private notBefore = 0;
+  private closed = false;
   private refreshCount = 0;
 
   constructor(options: AuthKitOptions = {}) {
@@ -115,7 +137,7 @@ export class AuthKit {
     // them tabs cannot take turns, so they do not share refreshes at all.
     this.coordinate = (options.coordinate ?? true) && locks;
     this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(this.name);
-    if (this.channel) this.channel.onmessage = (event: MessageEvent<Message>) => this.receive(event.data);
+    if (this.channel) this.channel.onmessage = (event: MessageEvent<unknown>) => this.receive(event.data);
     this.current = this.storage.load();
   }
 
@@ -148,8 +170,8 @@ export class AuthKit {
   /** Starts a session from the `AuthPayload` of `login` or `register`, and hands it to the other tabs. */
   setSession(payload: AuthPayloadFieldsFragment): Session {
     const session = sessionFrom(payload);
-    this.adopt(session);
-    this.publish(session);
+    this.set(session);
+    this.post({ v: 1, type: "session", session, signIn: true });
     return session;
   }
 
@@ -164,12 +186,12 @@ export class AuthKit {
     if (this.channel) {
       // A pair from storage may have expired: wait for a live one.
       const joined = this.waitFor((s) => s !== null && s.expiresAt > Date.now(), HELLO_WAIT_MS);
-      this.post({ type: "hello" });
+      this.post({ v: 1, type: "hello" });
       const session = await joined;
       if (session) return session;
     }
     if (this.mode === "cookie" || this.current?.refreshToken) {
-      return this.runRefresh(this.current?.accessToken ?? null, false);
+      return this.shared(this.current?.accessToken ?? null, false);
     }
     return null;
   }
@@ -181,8 +203,18 @@ export class AuthKit {
   async accessToken(): Promise<string | null> {
     const session = this.current;
     if (!session) return null;
-    if (Date.now() < session.refreshAt) return session.accessToken;
-    return (await this.refresh(session.accessToken))?.accessToken ?? null;
+    const now = Date.now();
+    if (now < session.refreshAt) return session.accessToken;
+    // A refresh failed a moment ago (network, RATE_LIMITED): the token in
+    // hand still works, so use it rather than hammer the server.
+    if (now < this.notBefore && now < session.expiresAt) return session.accessToken;
+    try {
+      return (await this.refresh(session.accessToken))?.accessToken ?? null;
+    } catch (error) {
+      const still = this.current;
+      if (still && Date.now() < still.expiresAt) return still.accessToken;
+      throw error;
+    }
   }
 
   /**
@@ -192,22 +224,17 @@ export class AuthKit {
    * `null` when the session is gone.
    */
   refresh(stale: string | null): Promise<Session | null> {
-    if (!this.refreshing) {
-      this.refreshing = this.runRefresh(stale, true).finally(() => {
-        this.refreshing = null;
-      });
-    }
-    return this.refreshing;
+    return this.shared(stale, true);
   }
 
   /** Ends this session on the server (`logout`), then here and in the other tabs. */
   async logout(): Promise<boolean> {
     const session = this.current;
     // Body mode sends the refresh token; cookie mode sends none, so the
-    // server reads its cookie (and clears it).
+    // server reads its cookie (and clears it). A refresh still in flight
+    // is dropped when it comes back (its sign-in has ended).
     const variables = { refreshToken: this.mode === "body" ? (session?.refreshToken ?? null) : null };
-    this.clear();
-    this.post({ type: "loggedOut" });
+    if (session) this.end(session.lineage);
     if (this.mode === "body" && !variables.refreshToken) return false;
     const result = await this.request(LogoutDocument, variables);
     if (result.errors?.length) throw requestError(result.errors);
@@ -216,11 +243,11 @@ export class AuthKit {
 
   /** Ends every session of the account (`logoutAll`), this one included. */
   async logoutAll(): Promise<number> {
+    const session = this.current;
     const token = await this.accessToken();
     const result = await this.request(LogoutAllDocument, {}, token);
     if (result.errors?.length) throw requestError(result.errors);
-    this.clear();
-    this.post({ type: "loggedOut" });
+    if (session) this.end(session.lineage);
     return result.data?.logoutAll ?? 0;
   }
 
@@ -229,17 +256,28 @@ export class AuthKit {
     this.set(null);
   }
 
-  /** Stops listening to the other tabs. */
+  /** Stops listening to the other tabs and lets go of this tab's locks. */
   close(): void {
+    this.closed = true;
     this.channel?.close();
-    this.releaseMarker?.();
-    this.releaseMarker = null;
+    for (const release of this.markers.values()) release();
+    this.markers.clear();
+  }
+
+  /** One refresh at a time in this tab: concurrent callers share it. */
+  private shared(stale: string | null, loseOnRefusal: boolean): Promise<Session | null> {
+    if (!this.refreshing) {
+      this.refreshing = this.runRefresh(stale, loseOnRefusal).finally(() => {
+        this.refreshing = null;
+      });
+    }
+    return this.refreshing;
   }
 
   private async runRefresh(stale: string | null, loseOnRefusal: boolean): Promise<Session | null> {
     if (!this.coordinate) return this.refreshNow(stale, loseOnRefusal);
     return navigator.locks.request(`${this.name}:refresh`, async () => {
-      await this.catchUp();
+      if (this.mode === "body") await this.catchUp();
       return this.refreshNow(stale, loseOnRefusal);
     });
   }
@@ -248,49 +286,70 @@ export class AuthKit {
   private async refreshNow(stale: string | null, loseOnRefusal: boolean): Promise<Session | null> {
     const session = this.current;
     if (session && session.accessToken !== stale && Date.now() < session.refreshAt) return session;
-    if (!session && this.mode === "body") return null;
-    if (!session && loseOnRefusal) return null;
+    if (!session && (this.mode === "body" || loseOnRefusal)) return null;
     this.refreshCount += 1;
     const refreshToken = this.mode === "body" ? (session?.refreshToken ?? null) : null;
-    const result = await this.request(RefreshDocument, { refreshToken });
+    let result: { data?: { refreshToken?: AuthPayloadFieldsFragment | null } | null; errors?: GraphQLErrorLike[] };
+    try {
+      result = await this.request(RefreshDocument, { refreshToken });
+    } catch (error) {
+      this.notBefore = Date.now() + BACKOFF_MS;
+      throw error;
+    }
+    // The sign-in this refresh belongs to may have ended, or been replaced
+    // by another, while the request was out: then its answer is not ours.
+    const stillOurs = () =>
+      !this.closed &&
+      (session
+        ? this.current?.lineage === session.lineage && !this.ended.has(session.lineage)
+        : this.current === null);
     const payload = result.data?.refreshToken;
     if (payload) {
-      const fresh = sessionFrom(payload);
+      if (!stillOurs()) return this.current;
+      const fresh = sessionFrom(payload, session);
+      this.notBefore = 0;
+      this.set(fresh);
       await this.holdMarker(fresh);
-      this.adopt(fresh);
-      this.publish(fresh);
+      this.post({ v: 1, type: "session", session: fresh, signIn: false });
       return fresh;
     }
     const errors = result.errors ?? [];
     if (errors.some((e) => e.extensions?.code === "INVALID_REFRESH_TOKEN")) {
-      if (loseOnRefusal) this.lose();
+      if (!stillOurs()) return this.current;
+      if (session && loseOnRefusal) this.lose(session.lineage, true);
       else this.clear();
       return null;
     }
     // Network trouble, RATE_LIMITED, INTERNAL_SERVER_ERROR: the session may
-    // still be fine, so keep it and fail only this operation.
+    // still be fine, so keep it, wait a little (as long as the server asks),
+    // and fail only this operation if its token has expired.
+    const retryAfter = errors.map((e) => e.extensions?.retryAfter).find((r) => typeof r === "number");
+    this.notBefore = Date.now() + Math.max(BACKOFF_MS, typeof retryAfter === "number" ? retryAfter * 1000 : 0);
     throw requestError(errors);
   }
 
   /**
-   * Makes sure this tab holds the newest pair any tab produced before it
-   * presents a refresh token (see the top of this file).
+   * Makes sure this tab holds the newest pair of its sign-in any tab
+   * produced before it presents a refresh token (see the top of this file).
    */
   private async catchUp(): Promise<void> {
-    const prefix = `${this.name}:latest:`;
+    const current = this.current;
+    if (!current) return;
+    const prefix = `${this.name}:latest:${current.lineage}:`;
     const { held = [] } = await navigator.locks.query();
-    let newest: { issuedAt: number; id: string } | null = null;
+    let newest: { generation: number; id: string } | null = null;
     for (const lock of held) {
       if (!lock.name?.startsWith(prefix)) continue;
-      const [issuedAt, id] = lock.name.slice(prefix.length).split(":");
-      const at = Number(issuedAt);
-      if (id && (!newest || at > newest.issuedAt)) newest = { issuedAt: at, id };
+      const [generation, id] = lock.name.slice(prefix.length).split(":");
+      const number = Number(generation);
+      if (id && Number.isSafeInteger(number) && (!newest || number > newest.generation)) {
+        newest = { generation: number, id };
+      }
     }
-    if (!newest || newest.id === this.current?.id) return;
-    if (this.current && this.current.issuedAt >= newest.issuedAt) return;
+    if (!newest || newest.generation <= current.generation) return;
     const target = newest.id;
     const arrived = this.waitFor((s) => s?.id === target, HANDOVER_WAIT_MS);
-    this.post({ type: "need", id: target });
+    this.post({ v: 1, type: "need", lineage: current.lineage, id: target });
     if (!(await arrived)) {
       // Presenting our older refresh token now would be reuse: fail this
       // operation instead and keep the session.
@@ -298,76 +357,108 @@ export class AuthKit {
     }
   }
 
-  /** Holds the lock that names `session` as the newest pair, until a newer one replaces it. */
+  /**
+   * Holds (shared) the lock that names `session` as the newest pair of its
+   * sign-in, while it is this tab's pair: a tab that missed the hand-over
+   * sees the name even after the tab that made the pair has closed.
+   */
   private async holdMarker(session: Session): Promise<void> {
-    if (!this.coordinate) return;
-    const previous = this.releaseMarker;
+    if (!this.coordinate || this.mode !== "body" || this.markers.has(session.id)) return;
+    const name = `${this.name}:latest:${session.lineage}:${session.generation}:${session.id}`;
     await new Promise<void>((granted) => {
-      void navigator.locks.request(`${this.name}:latest:${session.issuedAt}:${session.id}`, () => {
+      void navigator.locks.request(name, { mode: "shared" }, () => {
         granted();
         return new Promise<void>((release) => {
-          this.releaseMarker = release;
+          if (this.closed || this.current?.id !== session.id) release();
+          else this.markers.set(session.id, release);
         });
       });
     });
-    previous?.();
   }
 
-  private receive(message: Message): void {
+  private receive(data: unknown): void {
+    if (this.closed || typeof data !== "object" || data === null) return;
+    const message = data as Partial<Message> & Record<string, unknown>;
+    if (message.v !== 1) return;
     switch (message.type) {
       case "hello":
-        if (this.current) this.post({ type: "session", session: this.current });
+        if (this.current) this.post({ v: 1, type: "session", session: this.current, signIn: false });
         break;
-      case "need":
-        if (this.current?.id === message.id) this.post({ type: "session", session: this.current });
+      case "need": {
+        const current = this.current;
+        if (current && current.id === message.id && current.lineage === message.lineage) {
+          this.post({ v: 1, type: "session", session: current, signIn: false });
+        }
         break;
+      }
       case "session": {
         const incoming = message.session;
+        if (!isSession(incoming) || this.ended.has(incoming.lineage)) break;
+        const current = this.current;
         // Uncoordinated tabs take a pair only to join a session, never
         // afterwards: each refreshes on its own (and trips reuse detection).
-        if (!this.coordinate && this.current) break;
-        if (!this.current || incoming.issuedAt > this.current.issuedAt) {
-          this.releaseMarker?.();
-          this.releaseMarker = null;
-          this.adopt(incoming);
+        if (!this.coordinate && current) break;
+        const take =
+          !current ||
+          (incoming.lineage === current.lineage
+            ? incoming.generation > current.generation
+            : message.signIn === true);
+        if (take) {
+          this.set(incoming);
+          void this.holdMarker(incoming);
         }
         break;
       }
       case "loggedOut":
-        this.lose();
+        if (typeof message.lineage === "string") this.lose(message.lineage, false);
         break;
     }
   }
 
-  /** The session ended without this tab asking: clear it and tell the app, once. */
-  private lose(): void {
-    if (!this.current) return;
-    this.set(null);
-    this.post({ type: "loggedOut" });
-    this.onLoggedOut?.();
+  /** This tab (or the app) ended the sign-in `lineage`: forget it here and in the other tabs. */
+  private end(lineage: string): void {
+    this.ended.add(lineage);
+    if (this.current?.lineage === lineage) this.set(null);
+    this.post({ v: 1, type: "loggedOut", lineage });
   }
 
-  private adopt(session: Session): void {
-    this.set(session);
+  /**
+   * The sign-in `lineage` ended without this tab asking: clear it and tell
+   * the app, once. `broadcast` tells the other tabs too (not when they told us).
+   */
+  private lose(lineage: string, broadcast: boolean): void {
+    this.ended.add(lineage);
+    if (this.current?.lineage !== lineage) return;
+    this.set(null);
+    if (broadcast) this.post({ v: 1, type: "loggedOut", lineage });
+    try {
+      this.onLoggedOut?.();
+    } catch {
+      // The app's handler failing must not break the kit's state.
+    }
   }
 
   private set(session: Session | null): void {
-    if (session === null) {
-      this.releaseMarker?.();
-      this.releaseMarker = null;
-    }
     this.current = session;
+    // Hand-over locks of pairs this tab no longer holds go.
+    for (const [id, release] of this.markers) {
+      if (id !== session?.id) {
+        release();
+        this.markers.delete(id);
+      }
+    }
     this.storage.save(session);
-    for (const listener of this.listeners) listener(session);
-  }
-
-  /** Tells the other tabs about a new pair (only when coordinating). */
-  private publish(session: Session): void {
-    if (this.coordinate) this.post({ type: "session", session });
+    for (const listener of this.listeners) {
+      try {
+        listener(session);
+      } catch {
+        // A failing listener must not stop the others, or the kit.
+      }
+    }
   }
 
   private post(message: Message): void {
-    this.channel?.postMessage(message);
+    if (!this.closed) this.channel?.postMessage(message);
   }
 
   /** Resolves with the session once `test` holds for it, or `null` after `ms`. */
@@ -403,6 +494,10 @@ export class AuthKit {
       credentials: this.credentials,
       body: JSON.stringify({ query: printed(document), variables }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      // In cookie mode the new refresh token arrives as a cookie: with
+      // keepalive the browser still stores it if the page goes away (a
+      // reload mid-refresh), instead of losing the session.
+      keepalive: this.mode === "cookie",
     });
     if (!response.ok && !response.headers.get("content-type")?.includes("json")) {
       throw new AuthRequestError(`authql answered HTTP ${response.status}`);

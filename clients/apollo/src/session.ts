@@ -12,10 +12,42 @@ export interface Session {
   readonly expiresAt: number;
   /** From when on the link refreshes before sending (ms since the epoch). */
   readonly refreshAt: number;
-  /** When this client received the pair: orders the pairs tabs pass around. */
+  /** When this client received the pair (ms since the epoch; for display only). */
   readonly issuedAt: number;
   /** A random id of the pair, used by tabs to tell pairs apart without comparing tokens. */
   readonly id: string;
+  /**
+   * A random id of the sign-in the pair descends from (kept across
+   * refreshes): tabs never mix pairs of two sign-ins, and a sign-in that
+   * ended is never resumed from a late message.
+   */
+  readonly lineage: string;
+  /**
+   * 1 for the pair of a sign-in, one more for each refresh. Orders the pairs
+   * of one lineage without trusting clocks: refreshes run one at a time
+   * under the lock, each from the newest pair, so the count only grows.
+   */
+  readonly generation: number;
+}
+
+/**
+ * True when `value` has the shape of a {@link Session}: what comes from
+ * storage or another tab is checked before it is used.
+ */
+export function isSession(value: unknown): value is Session {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return (
+    typeof s.accessToken === "string" &&
+    (typeof s.refreshToken === "string" || s.refreshToken === null) &&
+    typeof s.expiresAt === "number" &&
+    typeof s.refreshAt === "number" &&
+    typeof s.issuedAt === "number" &&
+    typeof s.id === "string" &&
+    typeof s.lineage === "string" &&
+    typeof s.generation === "number" &&
+    Number.isSafeInteger(s.generation)
+  );
 }
 
 /** Where the session is kept between operations (and, if you choose, reloads). */
@@ -51,7 +83,8 @@ export function webStorage(storage: Storage, key = "authql.session"): SessionSto
       const raw = storage.getItem(key);
       if (raw === null) return null;
       try {
-        return JSON.parse(raw) as Session;
+        const session: unknown = JSON.parse(raw);
+        return isSession(session) ? session : null;
       } catch {
         return null;
       }
@@ -64,11 +97,16 @@ export function webStorage(storage: Storage, key = "authql.session"): SessionSto
 }
 
 /**
- * Turns an `AuthPayload` into a session. The link refreshes a quarter of the
- * lifetime before expiry, at most 30 s before, so a request never leaves
- * with a token about to die on the way.
+ * Turns an `AuthPayload` into a session: a new sign-in, or with `previous`
+ * the refresh of that pair (same lineage, next generation). The link
+ * refreshes a quarter of the lifetime before expiry, at most 30 s before, so
+ * a request never leaves with a token about to die on the way.
  */
-export function sessionFrom(payload: AuthPayloadFieldsFragment, now = Date.now()): Session {
+export function sessionFrom(
+  payload: AuthPayloadFieldsFragment,
+  previous: Session | null = null,
+  now = Date.now(),
+): Session {
   const lifetime = payload.expiresIn * 1000;
   const expiresAt = now + lifetime;
   return {
@@ -78,6 +116,8 @@ export function sessionFrom(payload: AuthPayloadFieldsFragment, now = Date.now()
     refreshAt: expiresAt - Math.min(30_000, lifetime / 4),
     issuedAt: now,
     id: randomId(),
+    lineage: previous?.lineage ?? randomId(),
+    generation: (previous?.generation ?? 0) + 1,
   };
 }
 
