@@ -83,7 +83,12 @@ pub(super) fn database(value: Option<String>) -> Result<Database, ConfigError> {
         .or_else(|| url.strip_prefix("sqlite:"));
     match path {
         Some(":memory:") => Ok(Database::Sqlite(SqliteFile::Memory)),
-        Some(path) if !path.is_empty() => Ok(Database::Sqlite(SqliteFile::Path(path.into()))),
+        // SQLite would read `file:...` as a URI with options (`?mode=memory`
+        // would give every connection a database of its own): only plain
+        // paths are accepted.
+        Some(path) if !path.is_empty() && !path.starts_with("file:") && !path.contains('?') => {
+            Ok(Database::Sqlite(SqliteFile::Path(path.into())))
+        }
         _ => Err(invalid(
             "DATABASE_URL",
             "expected sqlite://path/to/file.db, sqlite::memory:, or \

@@ -284,6 +284,8 @@ fn database_urls_pick_the_backend() {
         "127.0.0.1:5432",
         "sqlite://",
         "authql.db",
+        "sqlite:file:a.db",
+        "sqlite://a.db?mode=memory",
     ] {
         let err = config(&[("DATABASE_URL", bad)]).unwrap_err();
         assert_eq!(err.variable, "DATABASE_URL");

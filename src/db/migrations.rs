@@ -44,10 +44,13 @@ pub async fn postgres(database_url: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// Applies pending SQLite migrations on `conn` (blocking: call it off the
-/// async executor). SQLite's write lock keeps two processes from migrating
-/// at once; each migration runs in its own transaction.
+/// async executor), all in one `BEGIN IMMEDIATE` transaction: SQLite's
+/// write lock, taken before the harness reads which migrations are
+/// applied, keeps two processes starting together from racing.
 pub fn sqlite(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
-    conn.run_pending_migrations(SQLITE)
-        .map(|versions| versions.iter().map(ToString::to_string).collect())
-        .map_err(|_| StoreError::new("a migration failed to apply"))
+    conn.immediate_transaction(|conn| {
+        conn.run_pending_migrations(SQLITE)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|_| StoreError::new("a migration failed to apply"))
+    })
 }

@@ -19,6 +19,7 @@ mod logs;
 
 mod logout;
 mod me;
+mod memory;
 mod properties;
 mod refresh;
 mod register;

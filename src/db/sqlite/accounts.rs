@@ -40,17 +40,6 @@ pub fn create(
     user: &NewUser,
     session: &NewSession,
 ) -> QueryResult<Option<User>> {
-    match insert(conn, user, session) {
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(None),
-        other => other,
-    }
-}
-
-fn insert(
-    conn: &mut SqliteConnection,
-    user: &NewUser,
-    session: &NewSession,
-) -> QueryResult<Option<User>> {
     let taken = Prepared::<EmailTaken>::new(vec![Bind::Text(&user.email)])
         .get_result::<i32>(conn)
         .optional()?;
@@ -58,13 +47,19 @@ fn insert(
         return Ok(None);
     }
     let now = rows::now();
-    let row: UserRow = Prepared::<InsertUser>::new(vec![
+    let inserted: QueryResult<UserRow> = Prepared::<InsertUser>::new(vec![
         Bind::Uuid(user.id),
         Bind::Text(&user.email),
         Bind::Text(&user.password_hash),
         Bind::Int(now),
     ])
-    .get_result(conn)?;
+    .get_result(conn);
+    let row = match inserted {
+        // Only this insert's violation means the email: a failing statement
+        // changes nothing, so there is nothing to roll back.
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
+        other => other?,
+    };
     sessions::start(conn, user.id, session, now)?;
     rows::user(row).map(Some)
 }

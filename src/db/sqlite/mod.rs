@@ -49,16 +49,17 @@ const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How long a read waits for a pooled connection.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The writing connection's settings. `synchronous = FULL` makes each commit
-/// durable (fsync of the WAL), as PostgreSQL's default is: a rotated refresh
-/// token or an ended session must not come back to life after a power cut.
-const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = ";
+/// The writing connection's settings (after the busy timeout, so that
+/// switching to WAL waits for another process's lock too). `synchronous =
+/// FULL` makes each commit durable (fsync of the WAL), as PostgreSQL's
+/// default is: a rotated refresh token or an ended session must not come
+/// back to life after a power cut.
+const WRITER_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
 /// The reading connections' settings: `query_only` makes a write through a
 /// reader (which would bypass the write queue) an error.
-const READER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA query_only = ON; \
-     PRAGMA busy_timeout = ";
+const READER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;";
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -66,8 +67,10 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 async fn connect(path: String, pragmas: &'static str) -> ConnectionResult<Conn> {
     tokio::task::spawn_blocking(move || {
         let mut conn = SqliteConnection::establish(&path)?;
-        conn.batch_execute(&format!("{pragmas}{BUSY_TIMEOUT_MS};"))
-            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; {pragmas}"
+        ))
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
         Ok(Conn::new(conn))
     })
     .await
@@ -99,6 +102,11 @@ impl SqliteStore {
             SqliteFile::Memory => (":memory:".to_owned(), true),
             SqliteFile::Path(path) => (path.to_string_lossy().into_owned(), !path.exists()),
         };
+        if created {
+            if let SqliteFile::Path(path) = file {
+                create_private(path).map_err(|_| open_error(file))?;
+            }
+        }
         let mut writer = connect(path.clone(), WRITER_PRAGMAS)
             .await
             .map_err(|_| open_error(file))?;
@@ -109,8 +117,16 @@ impl SqliteStore {
             SqliteFile::Memory => None,
             SqliteFile::Path(_) => Some(reader_pool(&path, readers)?),
         };
+        // A writing connection left unusable (a write panicked) is replaced;
+        // an in-memory database lives in its connection and cannot be.
+        let reopen: Option<writer::Reopen> = match file {
+            SqliteFile::Memory => None,
+            SqliteFile::Path(_) => Some(Box::new(move || {
+                Box::pin(connect(path.clone(), WRITER_PRAGMAS))
+            })),
+        };
         let store = Self {
-            writer: Writer::start(writer),
+            writer: Writer::start(writer, reopen),
             readers,
         };
         Ok((store, created, applied))
@@ -153,6 +169,16 @@ fn reader_pool(path: &str, size: usize) -> Result<Pool<Conn>, StoreError> {
         .map_err(|_| StoreError::new("database pool: invalid configuration"))
 }
 
+/// Creates the database file readable by its owner only: it holds password
+/// hashes. (SQLite gives its `-wal` and `-shm` files the same permissions.)
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
 /// SQLite's own message says little more than "unable to open database
 /// file"; the path (not a secret) and the usual causes say more.
 fn open_error(file: &SqliteFile) -> StoreError {
@@ -175,8 +201,14 @@ fn open_error(file: &SqliteFile) -> StoreError {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// Through both the readers and the write queue: ready means a write
+    /// can get SQLite's lock too, not only that the file can be read.
     async fn ping(&self) -> Result<(), StoreError> {
-        bounded(self.read(|conn| conn.batch_execute("SELECT 1"))).await
+        bounded(async {
+            self.read(|conn| conn.batch_execute("SELECT 1")).await?;
+            self.write(|conn| conn.batch_execute("SELECT 1")).await
+        })
+        .await
     }
 
     async fn create_user(

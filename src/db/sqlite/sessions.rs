@@ -173,7 +173,7 @@ impl Statement for TokenSession {
     const SQL: &'static str = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1";
 }
 
-/// Ends a live session, for `logout` (`$2` is the reason).
+/// Ends the live session `$2`, for `logout`.
 struct EndLive;
 
 impl Statement for EndLive {

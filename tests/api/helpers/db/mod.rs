@@ -21,13 +21,16 @@ pub enum Backend {
 pub fn backend() -> Backend {
     match env!("CARGO_CRATE_NAME") {
         "postgres" => Backend::Postgres,
-        _ => Backend::Sqlite,
+        "sqlite" => Backend::Sqlite,
+        other => panic!("no database backend is named after the test binary `{other}`"),
     }
 }
 
-/// The PostgreSQL run cannot reach its server. On a developer's machine
-/// without PostgreSQL that is fine: the SQLite run covers every test, so this
-/// run ends here, successfully, saying why. CI sets
+/// The PostgreSQL run cannot reach its server, at its first attempt. On a
+/// developer's machine without PostgreSQL that is fine: the SQLite run
+/// covers every test, so this run ends here, successfully, saying why. No
+/// PostgreSQL test has run yet (each needs the server first), and the tests
+/// that need no database also run, and count, in the SQLite binary. CI sets
 /// `AUTHQL_TEST_POSTGRES=required`, and then it is a failure.
 pub fn postgres_unreachable(server: &str) -> ! {
     let server = authql::db::pg::redact_url(server);

@@ -63,10 +63,37 @@ fn migrations_fingerprint() -> String {
         .clone()
 }
 
+/// Set once any connection to the server succeeded: from then on a failed
+/// connection is a failure, never a reason to skip.
+static CONNECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 async fn admin() -> AsyncPgConnection {
+    use std::sync::atomic::Ordering;
     match AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await {
-        Ok(conn) => conn,
-        Err(_) => super::postgres_unreachable(&server_url()),
+        Ok(conn) => {
+            CONNECTED.store(true, Ordering::Relaxed);
+            conn
+        }
+        Err(error) => {
+            // Only a server that is not there skips the run (nothing listens
+            // at its address); wrong credentials, a missing database or too
+            // many clients fail it, and so does any failure once connected.
+            let (address, _) = server_address();
+            let listening = tokio::time::timeout(
+                std::time::Duration::from_secs(3),
+                tokio::net::TcpStream::connect(&address),
+            )
+            .await
+            .is_ok_and(|connected| connected.is_ok());
+            // (`AtomicBool::load` by name: diesel-async's `RunQueryDsl::load` is in scope.)
+            if !listening && !std::sync::atomic::AtomicBool::load(&CONNECTED, Ordering::Relaxed) {
+                super::postgres_unreachable(&server_url());
+            }
+            panic!(
+                "PostgreSQL at {}: {error}",
+                authql::db::pg::redact_url(&server_url())
+            );
+        }
     }
 }
 
