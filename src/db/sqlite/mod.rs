@@ -133,12 +133,13 @@ impl SqliteStore {
     }
 
     /// Runs `op` on the writing connection, after the writes queued before
-    /// it, atomically; returns once it is committed.
+    /// it, atomically; returns once it is committed. Every store call goes
+    /// through here or [`Self::read`], so the call limit is applied here.
     async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.writer.write(op).await
+        bounded(self.writer.write(op)).await
     }
 
     /// Runs `op` on a reading connection (the writer's, in memory).
@@ -147,7 +148,7 @@ impl SqliteStore {
         op: impl FnOnce(&mut SqliteConnection) -> QueryResult<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         match &self.readers {
-            Some(pool) => Ok(pool.get().await?.spawn_blocking(op).await?),
+            Some(pool) => bounded(async { Ok(pool.get().await?.spawn_blocking(op).await?) }).await,
             None => self.write(op).await,
         }
     }
@@ -204,11 +205,8 @@ impl Store for SqliteStore {
     /// Through both the readers and the write queue: ready means a write
     /// can get SQLite's lock too, not only that the file can be read.
     async fn ping(&self) -> Result<(), StoreError> {
-        bounded(async {
-            self.read(|conn| conn.batch_execute("SELECT 1")).await?;
-            self.write(|conn| conn.batch_execute("SELECT 1")).await
-        })
-        .await
+        self.read(|conn| conn.batch_execute("SELECT 1")).await?;
+        self.write(|conn| conn.batch_execute("SELECT 1")).await
     }
 
     async fn create_user(
@@ -216,7 +214,7 @@ impl Store for SqliteStore {
         user: NewUser,
         session: NewSession,
     ) -> Result<User, CreateUserError> {
-        let created = bounded(self.write(move |conn| accounts::create(conn, &user, &session)));
+        let created = self.write(move |conn| accounts::create(conn, &user, &session));
         created.await?.ok_or(CreateUserError::EmailTaken)
     }
 
@@ -230,13 +228,13 @@ impl Store for SqliteStore {
             Some(counter) => {
                 let key = counter.key.clone();
                 let window_ends_at = counter.new_window_ends_at;
-                bounded(self.write(move |conn| {
+                self.write(move |conn| {
                     accounts::count_and_find(conn, &key, window_ends_at, email.as_deref())
-                }))
+                })
                 .await
             }
             None => {
-                bounded(self.read(move |conn| {
+                self.read(move |conn| {
                     let credentials = match email {
                         Some(email) => accounts::find_credentials(conn, &email)?,
                         None => None,
@@ -245,7 +243,7 @@ impl Store for SqliteStore {
                         credentials,
                         attempts: None,
                     })
-                }))
+                })
                 .await
             }
         }
@@ -258,7 +256,7 @@ impl Store for SqliteStore {
         clear: Option<&EmailKey>,
     ) -> Result<(), StoreError> {
         let clear = clear.cloned();
-        bounded(self.write(move |conn| sessions::create(conn, user_id, &session, clear.as_ref())))
+        self.write(move |conn| sessions::create(conn, user_id, &session, clear.as_ref()))
             .await
     }
 
@@ -269,7 +267,8 @@ impl Store for SqliteStore {
         next: &NewRefreshToken,
     ) -> Result<Rotation, StoreError> {
         let (presented, next) = (presented.clone(), next.clone());
-        bounded(self.write(move |conn| sessions::rotate(conn, &presented, session_id, &next))).await
+        self.write(move |conn| sessions::rotate(conn, &presented, session_id, &next))
+            .await
     }
 
     async fn end_session_by_token(
@@ -278,29 +277,33 @@ impl Store for SqliteStore {
         user_id: Uuid,
     ) -> Result<EndSession, StoreError> {
         let presented = presented.clone();
-        bounded(self.write(move |conn| sessions::end_by_token(conn, &presented, user_id))).await
+        self.write(move |conn| sessions::end_by_token(conn, &presented, user_id))
+            .await
     }
 
     async fn end_session(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, StoreError> {
-        bounded(self.write(move |conn| sessions::end_one(conn, user_id, session_id))).await
+        self.write(move |conn| sessions::end_one(conn, user_id, session_id))
+            .await
     }
 
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
-        bounded(self.write(move |conn| sessions::end_all(conn, user_id))).await
+        self.write(move |conn| sessions::end_all(conn, user_id))
+            .await
     }
 
     async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
         // One write per table, so live writes can slip in between.
-        let mut purged = Purged::default();
-        for table in purge::Table::ALL {
-            let deleted = bounded(self.write(move |conn| purge::batch(conn, table, batch))).await?;
-            match table {
-                purge::Table::RefreshTokens => purged.refresh_tokens = deleted,
-                purge::Table::Sessions => purged.sessions = deleted,
-                purge::Table::LoginAttempts => purged.login_attempts = deleted,
-            }
-        }
-        Ok(purged)
+        Ok(Purged {
+            refresh_tokens: self
+                .write(move |conn| purge::batch::<purge::PurgeTokens>(conn, batch))
+                .await?,
+            sessions: self
+                .write(move |conn| purge::batch::<purge::PurgeSessions>(conn, batch))
+                .await?,
+            login_attempts: self
+                .write(move |conn| purge::batch::<purge::PurgeAttempts>(conn, batch))
+                .await?,
+        })
     }
 
     async fn find_session_user(
@@ -308,6 +311,7 @@ impl Store for SqliteStore {
         user_id: Uuid,
         session_id: Uuid,
     ) -> Result<Option<User>, StoreError> {
-        bounded(self.read(move |conn| sessions::find_user(conn, user_id, session_id))).await
+        self.read(move |conn| sessions::find_user(conn, user_id, session_id))
+            .await
     }
 }
