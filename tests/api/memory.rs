@@ -1,10 +1,7 @@
 //! `DATABASE_URL=sqlite::memory:`: one connection does everything (reads
 //! go through the write queue), and every rule still holds.
 
-use futures_util::future::join_all;
-use serde_json::json;
-
-use super::helpers::{REFRESH, TestApp};
+use super::helpers::{TestApp, concurrent_refreshes};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_in_memory_database_keeps_every_rule() {
@@ -13,21 +10,7 @@ async fn an_in_memory_database_keeps_every_rule() {
     app.me(&first.access).await.data("me");
     let second = app.login("memory@example.com").await;
     // Of concurrent refreshes with one token exactly one succeeds...
-    let calls = (0..10).map(|_| {
-        let router = app.router.clone();
-        let token = first.refresh.clone();
-        tokio::spawn(async move {
-            TestApp::send_on(router, REFRESH, json!({ "t": token }))
-                .await
-                .code()
-                .to_owned()
-        })
-    });
-    let codes: Vec<String> = join_all(calls)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let codes = concurrent_refreshes(std::slice::from_ref(&app.router), &first.refresh, 10).await;
     assert_eq!(
         codes.iter().filter(|c| c.is_empty()).count(),
         1,

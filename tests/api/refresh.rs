@@ -5,7 +5,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::json;
 
 use super::helpers::{
-    ACCESS_SECRET, PASSWORD, REFRESH, REFRESH_SECRET, REGISTER, TestApp, session, tokens,
+    ACCESS_SECRET, PASSWORD, REFRESH, REFRESH_SECRET, REGISTER, TestApp, concurrent_refreshes,
+    session, tokens,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,19 +65,7 @@ async fn a_used_token_is_reuse_and_ends_only_its_session() {
 async fn of_twenty_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
     let app = TestApp::spawn().await;
     let first = app.register("concurrent@example.com").await;
-    let calls = (0..20).map(|_| {
-        let router = app.router.clone();
-        let token = first.refresh.clone();
-        tokio::spawn(async move {
-            let probe = TestApp::send_on(router, REFRESH, json!({ "t": token })).await;
-            probe.code().to_owned()
-        })
-    });
-    let codes: Vec<String> = join_all(calls)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let codes = concurrent_refreshes(std::slice::from_ref(&app.router), &first.refresh, 20).await;
     let succeeded = codes.iter().filter(|c| c.is_empty()).count();
     let refused = codes
         .iter()
@@ -204,25 +193,8 @@ async fn two_instances_on_one_database_still_rotate_exactly_once() {
     // A second server process, as it were: its own pool and state, same database.
     let second = first.sibling(&[]).await;
     let s = first.register("instances@example.com").await;
-    let calls = (0..20).map(|i| {
-        let router = if i % 2 == 0 {
-            first.router.clone()
-        } else {
-            second.router.clone()
-        };
-        let token = s.refresh.clone();
-        tokio::spawn(async move {
-            TestApp::send_on(router, REFRESH, json!({ "t": token }))
-                .await
-                .code()
-                .to_owned()
-        })
-    });
-    let codes: Vec<String> = join_all(calls)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let routers = [first.router.clone(), second.router.clone()];
+    let codes = concurrent_refreshes(&routers, &s.refresh, 20).await;
     assert_eq!(
         codes.iter().filter(|c| c.is_empty()).count(),
         1,

@@ -11,7 +11,6 @@ use authql::app::{AppState, router};
 use authql::config::Config;
 use authql::config::Database;
 use authql::db::pg::PgStore;
-use authql::db::sqlite::SqliteStore;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -142,7 +141,8 @@ impl TestApp {
         let store: Arc<dyn authql::db::Store> = match &config.database {
             // Already migrated (from the template): the pool is all it takes.
             Database::Postgres(url) => Arc::new(PgStore::new(url, pool_size).unwrap()),
-            Database::Sqlite(file) => Arc::new(SqliteStore::open(file, pool_size).await.unwrap().0),
+            // Opened (created, migrated) as `authql` does it.
+            database => authql::db::open(database, pool_size).await.unwrap().store,
         };
         let state = AppState::new(config, store);
         Self {
@@ -260,6 +260,27 @@ async fn send_request(router: Router, request: Request<Body>) -> Resp {
         body,
         text,
     }
+}
+
+/// Presents `token` to `refreshToken` `n` times at once, round-robin over
+/// `routers` (instances sharing a database); returns each answer's error
+/// code, "" for a success.
+pub async fn concurrent_refreshes(routers: &[Router], token: &str, n: usize) -> Vec<String> {
+    let calls = (0..n).map(|i| {
+        let router = routers[i % routers.len()].clone();
+        let token = token.to_owned();
+        tokio::spawn(async move {
+            TestApp::send_on(router, REFRESH, json!({ "t": token }))
+                .await
+                .code()
+                .to_owned()
+        })
+    });
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// The session in an `AuthPayload`.
