@@ -1,4 +1,5 @@
-//! A database that goes away and comes back.
+//! A database that goes away (or, for SQLite, is locked by another
+//! process) and comes back.
 
 use std::time::Duration;
 
@@ -15,9 +16,8 @@ fn get(uri: &str) -> Request<Body> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_database_outage_is_503_and_internal_errors_then_recovery() {
-    // A database server that goes away: SQLite is a file inside the process.
-    if backend() != Backend::Postgres {
-        return;
+    if backend() == Backend::Sqlite {
+        return sqlite_outage().await;
     }
     let test_db = TestDb::new().await;
     let (address, via) = db::pg::server_address();
@@ -71,6 +71,25 @@ async fn a_database_outage_is_503_and_internal_errors_then_recovery() {
     app.post(ME, json!({}))
         .await
         .assert_error("UNAUTHENTICATED");
+}
+
+/// SQLite has no server to lose: its outage is another process holding the
+/// file's write lock. Writes, and so `/readyz`, fail; reads go on (WAL).
+async fn sqlite_outage() {
+    let app = TestApp::spawn().await;
+    let session = app.register("outage@example.com").await;
+    let held = app.db.hold_write_locks().await;
+    let (ready, login) = tokio::join!(
+        app.send(get("/readyz")),
+        app.login_raw("outage@example.com", PASSWORD)
+    );
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    login.assert_error("INTERNAL_SERVER_ERROR");
+    assert_eq!(login.body["errors"][0]["message"], "internal server error");
+    app.me(&session.access).await.data("me");
+    drop(held);
+    assert_eq!(app.send(get("/readyz")).await.status, StatusCode::OK);
+    app.login("outage@example.com").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
