@@ -86,9 +86,10 @@ impl Extension for PhasesOfOneRequest {
             {
                 return Err(refuse("introspection is disabled on this server"));
             }
-            if root_fields::sign_in_fields(&document, operation) > 1 {
+            if root_fields::guess_fields(&document, operation) > 1 {
                 return Err(refuse(
-                    "an operation may contain at most one of register, login and refreshToken",
+                    "an operation may contain at most one field that checks a password, \
+                     a code or a token",
                 ));
             }
             variables::check(operation, variables, registry)

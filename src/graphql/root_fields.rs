@@ -4,7 +4,7 @@
 //! - Introspection when `GRAPHQL_INTROSPECTION` is off: async-graphql would
 //!   answer `__schema` with `null` and no error, which breaks the schema
 //!   (`__schema` is non-null) and leaves clients guessing.
-//! - More than one sign-in field (`register`, `login`, `refreshToken`) in one
+//! - More than one field that checks a password, a code or a token in one
 //!   operation: aliases would otherwise pack hundreds of password guesses, and
 //!   bcrypt runs, into a single request. Only the selected operation counts,
 //!   so a GraphiQL tab holding both a Login and a Register operation works.
@@ -13,20 +13,47 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 
-/// The operation a request selects: the only one, or the one named.
+/// The operation a request will run, chosen exactly as async-graphql's
+/// executor chooses it: with `operationName`, the named operation (an
+/// anonymous one has no name, so none); without, the only operation,
+/// anonymous or named. `None` when the executor will refuse the request
+/// ("unknown operation", "operation name required"), so nothing runs.
+///
+/// Every rule about "the operation a request runs" goes through here; a
+/// rule that picked differently from the executor could be dodged by
+/// spelling the document another way (a single named operation once was).
 pub fn select_operation<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<&'a OperationDefinition> {
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Single(op), None) => Some(&op.node),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
 
-/// Root fields that start password or token work.
-const SIGN_IN_FIELDS: [&str; 3] = ["register", "login", "refreshToken"];
+/// Root fields that check a password, a code or a token (the contract's
+/// list, including fields later versions add): one per operation, so one
+/// request cannot carry many guesses or many bcrypt runs.
+const GUESS_FIELDS: [&str; 12] = [
+    "register",
+    "login",
+    "refreshToken",
+    "resetPassword",
+    "verifyMfa",
+    "changePassword",
+    "requestEmailChange",
+    "deleteAccount",
+    "enrollTotp",
+    "confirmTotp",
+    "disableTotp",
+    "regenerateRecoveryCodes",
+];
 
 /// True when the operation's root selection asks for `__schema` or `__type`.
 /// `__typename` is not introspection of the schema.
@@ -39,9 +66,10 @@ pub fn asks_for_schema(document: &ExecutableDocument, operation: &OperationDefin
     ) > 0
 }
 
-/// How many sign-in fields the operation's root selection holds.
-pub fn sign_in_fields(document: &ExecutableDocument, operation: &OperationDefinition) -> usize {
-    count_root_fields(document, &operation.selection_set.node, &SIGN_IN_FIELDS, 0)
+/// How many fields that check a password, a code or a token the
+/// operation's root selection holds (aliases and fragments included).
+pub fn guess_fields(document: &ExecutableDocument, operation: &OperationDefinition) -> usize {
+    count_root_fields(document, &operation.selection_set.node, &GUESS_FIELDS, 0)
 }
 
 fn count_root_fields(

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::helpers::{ME, REGISTER, TestApp};
+use super::helpers::{ME, PRODUCTION, REGISTER, TestApp, urlencode};
 
 fn post(body: impl Into<Body>, accept: Option<&str>, content_type: &str) -> Request<Body> {
     let mut request = Request::post("/graphql").header(header::CONTENT_TYPE, content_type);
@@ -273,17 +273,6 @@ async fn a_fully_skipped_selection_is_empty_data_not_null() {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn browsers_get_graphiql() {
     let app = TestApp::spawn().await;
@@ -460,18 +449,6 @@ async fn one_operation_may_hold_only_one_sign_in_field() {
         .await;
     resp.data("login");
 }
-
-const PRODUCTION: [(&str, &str); 3] = [
-    ("APP_ENV", "production"),
-    (
-        "JWT_ACCESS_SECRET",
-        "a-production-secret-of-32-bytes-or-more",
-    ),
-    (
-        "JWT_REFRESH_SECRET",
-        "another-production-secret-of-32-bytes",
-    ),
-];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn production_hides_the_schema_unless_switched_on() {

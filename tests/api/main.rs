@@ -15,11 +15,11 @@ mod housekeeping;
 mod http;
 mod limits;
 mod login;
-mod logs;
-
 mod logout;
+mod logs;
 mod me;
 mod memory;
+mod operations;
 mod properties;
 mod refresh;
 mod register;

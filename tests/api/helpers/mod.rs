@@ -28,6 +28,32 @@ pub const ACCESS_SECRET: &str = "test-access-secret-0123456789abcdef";
 pub const REFRESH_SECRET: &str = "test-refresh-secret-0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The settings of a production deployment (introspection, GraphiQL and
+/// field suggestions off by default).
+pub const PRODUCTION: [(&str, &str); 3] = [
+    ("APP_ENV", "production"),
+    (
+        "JWT_ACCESS_SECRET",
+        "a-production-secret-of-32-bytes-or-more",
+    ),
+    (
+        "JWT_REFRESH_SECRET",
+        "another-production-secret-of-32-bytes",
+    ),
+];
+
+/// Percent-encodes `s` for a query string.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The router over a database of its own.
 pub struct TestApp {
     pub router: Router,
