@@ -30,14 +30,29 @@ impl Password {
         Self(raw)
     }
 
-    /// Checks the contract's rule: 8 to 72 bytes of UTF-8. Returns the
-    /// message the client sees, which never echoes the password.
+    /// Checks the contract's rule for a new password: 8 to 72 bytes of
+    /// UTF-8, no NUL byte. Returns the message the client sees, which never
+    /// echoes the password.
     pub fn check_policy(&self) -> Result<(), &'static str> {
         match self.0.len() {
             n if n < MIN_PASSWORD_BYTES => Err("password must be at least 8 bytes"),
             n if n > MAX_PASSWORD_BYTES => Err("password must be at most 72 bytes"),
+            _ if self.has_nul() => Err("password must not contain a NUL byte"),
             _ => Ok(()),
         }
+    }
+
+    /// bcrypt's key is the password and a NUL byte, repeated to 72 bytes, so
+    /// `P`, `P\0P` and `P\0P\0P` are one key: a password holding a NUL
+    /// byte can never be told apart from a shorter one.
+    fn has_nul(&self) -> bool {
+        self.0.as_bytes().contains(&0)
+    }
+
+    /// True when bcrypt would see this password as another one (longer than
+    /// it reads, or cut short by a NUL byte): such a password never matches.
+    fn aliases_another(&self) -> bool {
+        self.0.len() > MAX_PASSWORD_BYTES || self.has_nul()
     }
 }
 
@@ -89,12 +104,13 @@ impl PasswordHasher {
     }
 
     /// True when `password` matches `hash`. With no hash (unknown account), or
-    /// a password bcrypt would truncate, it verifies against the dummy hash
-    /// and answers false: the same work either way.
+    /// a password bcrypt would read as another (truncated at 72 bytes or at a
+    /// NUL byte), it verifies against the dummy hash and answers false: the
+    /// same work either way. Every stored hash keeps working for the
+    /// NUL-free password it was made from.
     pub async fn verify(&self, password: Password, hash: Option<String>) -> Result<bool, AppError> {
-        let too_long = password.0.len() > MAX_PASSWORD_BYTES;
         let (hash, genuine) = match hash {
-            Some(hash) if !too_long => (hash, true),
+            Some(hash) if !password.aliases_another() => (hash, true),
             _ => (self.dummy_hash().await?, false),
         };
         let matched = self
@@ -155,6 +171,32 @@ mod tests {
         );
         // Three characters but nine bytes: long enough.
         assert!(Password::new("€€€".into()).check_policy().is_ok());
+    }
+
+    #[test]
+    fn policy_refuses_nul_bytes() {
+        assert_eq!(
+            Password::new("correct\0horse".into()).check_policy(),
+            Err("password must not contain a NUL byte")
+        );
+        assert!(Password::new("\0".repeat(9)).check_policy().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_nul_byte_never_matches_though_bcrypt_would_say_it_does() {
+        let hasher = PasswordHasher::new(4);
+        let hash = hasher.hash(Password::new("password".into())).await.unwrap();
+        // bcrypt alone: the same key.
+        assert!(bcrypt::verify("password\0password", &hash).unwrap());
+        let before = hasher.verifications();
+        assert!(
+            !hasher
+                .verify(Password::new("password\0password".into()), Some(hash))
+                .await
+                .unwrap()
+        );
+        // The same bcrypt work as any other login.
+        assert_eq!(hasher.verifications(), before + 1);
     }
 
     #[test]

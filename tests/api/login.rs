@@ -79,10 +79,38 @@ async fn every_login_pays_for_exactly_one_bcrypt_verification() {
         ("unknown@example.com", PASSWORD),        // unknown account
         ("not an email", PASSWORD),               // malformed email
         ("timing@example.com", &"x".repeat(100)), // too long for bcrypt
+        ("timing@example.com", "correct\0horse"), // a NUL byte
     ];
     for (email, password) in cases {
         let before = hasher.verifications();
         app.login_raw(email, password).await;
         assert_eq!(hasher.verifications(), before + 1, "{email:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_with_a_nul_byte_never_matches() {
+    let app = TestApp::spawn().await;
+    // bcrypt's key is the password and a NUL, repeated to 72 bytes: for
+    // bcrypt, "P\0P" and "P\0P\0P" are "P".
+    let password = "nul-alias";
+    app.register_raw("nul@example.com", password)
+        .await
+        .data("register");
+    for alias in [
+        format!("{password}\0{password}"),
+        format!("{password}\0{password}\0{password}"),
+        format!("{password}\0"),
+    ] {
+        let resp = app.login_raw("nul@example.com", &alias).await;
+        resp.assert_error("INVALID_CREDENTIALS");
+        assert_eq!(
+            resp.body["errors"][0]["message"],
+            "invalid email or password"
+        );
+    }
+    // The password itself still works: existing hashes stay valid.
+    app.login_raw("nul@example.com", password)
+        .await
+        .data("login");
 }

@@ -143,6 +143,13 @@ async fn password_policy_counts_bytes_and_never_truncates() {
     resp.assert_error("BAD_USER_INPUT");
     assert_eq!(resp.body["errors"][0]["extensions"]["field"], "password");
     assert!(!resp.text.contains(&too_long));
+    // A NUL byte would alias a shorter password in bcrypt: refused, and
+    // so are 9 NUL bytes (for bcrypt, 8 of them).
+    for nul in ["correct\0horse", &"\0".repeat(9), "password\0"] {
+        let resp = app.register_raw("nul@example.com", nul).await;
+        resp.assert_error("BAD_USER_INPUT");
+        assert_eq!(resp.body["errors"][0]["extensions"]["field"], "password");
+    }
     // 9 bytes in 3 characters is long enough.
     app.register_raw("three@example.com", "€€€")
         .await
