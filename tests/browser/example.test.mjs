@@ -73,9 +73,11 @@ for (const mode of ["body", "cookie"]) {
 
       // The access token lives 2 s: the next `me` needs a refresh first.
       await page.waitForTimeout(2_500);
+      await server.sync();
       const before = server.count("refreshed");
       await page.click("#me");
       await page.locator("#log li", { hasText: "me:" }).nth(1).waitFor();
+      await server.sync();
       assert.equal(server.count("refreshed"), before + 1);
 
       await page.click("#logout");
@@ -100,6 +102,7 @@ for (const mode of ["body", "cookie"]) {
       assert.match(await logLine(page, "logout everywhere"), /2 session\(s\) ended/);
       assert.equal(await status(page), "signed out");
       assert.equal(await page.evaluate(() => window.authqlExample.loggedOutCalls()), 0);
+      await server.sync();
       assert.equal(server.count("reuse_detected"), 0);
       await context.close();
     });
@@ -139,6 +142,7 @@ for (const mode of ["body", "cookie"]) {
         const page = await context.newPage();
         await page.goto(`${app.url}/?mode=cookie`);
         await submit(page, "register", uniqueEmail("csrf"));
+        await server.sync();
         const loggedOut = server.count("logged_out");
         const target = `${app.url}/graphql`;
 
@@ -168,6 +172,9 @@ for (const mode of ["body", "cookie"]) {
         const crossSite = app.seen.slice(seenBefore).filter((r) => r.site === "cross-site");
         assert.ok(crossSite.length >= 3, JSON.stringify(app.seen.slice(seenBefore)));
         assert.ok(crossSite.every((r) => !r.cookie), "SameSite=Strict kept the cookie home");
+        // A logout among them would be in the log once authql has answered them all.
+        await eventually(() => app.seen.every((r) => r.answered), 10_000, "authql's answers");
+        await server.sync();
         assert.equal(server.count("logged_out"), loggedOut, "nothing was logged out");
 
         // The session is intact: a refresh with the cookie still works.

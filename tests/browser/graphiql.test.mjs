@@ -3,8 +3,9 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 
-import { allowOnly, launchBrowser, startServer, uniqueEmail } from "./harness.mjs";
+import { allowOnly, eventually, launchBrowser, startServer, uniqueEmail } from "./harness.mjs";
 
 /** Replaces the text of the CodeMirror editor under `selector`. */
 async function setEditor(page, selector, text) {
@@ -14,28 +15,64 @@ async function setEditor(page, selector, text) {
   );
 }
 
+/** The text GraphiQL shows in its response pane. */
+function shownResponse(page) {
+  return page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
+}
+
 /**
  * Runs `document` from GraphiQL's query editor and returns the response
  * it shows, parsed.
  */
 async function run(page, document) {
   await setEditor(page, ".graphiql-query-editor .CodeMirror", document);
-  const response = () =>
-    page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue());
-  const before = await response();
-  // GraphiQL re-reads the document's operations after a short debounce;
-  // until then the button may still see the previous operations and offer
-  // a menu. Click until a new answer shows.
-  for (let attempt = 1; attempt <= 5; attempt += 1) {
-    await page.keyboard.press("Escape");
-    await page.locator(".graphiql-execute-button").click();
-    for (let wait = 0; wait < 20; wait += 1) {
-      const text = await response();
-      if (text && text !== before) return JSON.parse(text);
-      await page.waitForTimeout(100);
+  let sent = null;
+  const onRequest = (request) => {
+    if (request.method() !== "POST" || new URL(request.url()).pathname !== "/graphql") return;
+    let body;
+    try {
+      body = request.postDataJSON();
+    } catch {
+      return;
     }
+    if (body?.query === document) sent ??= request;
+  };
+  page.on("request", onRequest);
+  try {
+    // GraphiQL re-reads the document's operations after a short debounce;
+    // until then the button may still see the previous operations and offer
+    // a menu. Click until the document goes out, and only until then: a
+    // click while it runs stops it, and a mutation sent twice is not the
+    // same as once.
+    const button = page.locator(".graphiql-execute-button");
+    for (let attempt = 1; attempt <= 5 && !sent; attempt += 1) {
+      await page.keyboard.press("Escape");
+      // A run still going (the button says "Stop query") is left alone.
+      if (!(await button.getAttribute("aria-label"))?.startsWith("Stop")) await button.click();
+      for (let wait = 0; wait < 20 && !sent; wait += 1) await page.waitForTimeout(100);
+    }
+    if (!sent) throw new Error(`GraphiQL did not send ${document}`);
+    const response = await sent.response();
+    if (!response) throw new Error(`no answer to ${document}`);
+    const answer = await response.json();
+    // The answer as GraphiQL shows it, once it does.
+    let shown;
+    await eventually(
+      async () => {
+        try {
+          shown = JSON.parse(await shownResponse(page));
+        } catch {
+          return false;
+        }
+        return isDeepStrictEqual(shown, answer);
+      },
+      15_000,
+      `GraphiQL to show the answer to ${document}`,
+    );
+    return shown;
+  } finally {
+    page.off("request", onRequest);
   }
-  throw new Error(`GraphiQL showed no answer to ${document}`);
 }
 
 let server;
@@ -62,6 +99,16 @@ test("GraphiQL renders, runs { __typename }, and signs in, refreshes and logs ou
 
   await page.goto(`${server.url}/graphql`);
   await page.locator(".graphiql-container").waitFor({ timeout: 15_000 });
+  // GraphiQL makes its editors a moment after the page shows: the query and
+  // response editors, and the two tool editors (variables, headers).
+  await page.waitForFunction(
+    () =>
+      document.querySelector(".graphiql-query-editor .CodeMirror")?.CodeMirror &&
+      document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror &&
+      document.querySelectorAll(".graphiql-editor-tool .CodeMirror").length >= 2,
+    undefined,
+    { timeout: 15_000 },
+  );
 
   // The headers editor opens with the Authorization hint.
   const headers = await page.evaluate(() =>

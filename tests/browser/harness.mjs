@@ -61,6 +61,9 @@ export async function startServer(env = {}) {
   };
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
+  // "close" comes after "exit" once the process's output has all been
+  // read: only then is the log complete.
+  const closed = new Promise((done) => child.on("close", done));
   const port = await new Promise((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`authql did not start:\n${log}`)), 30_000);
     const check = () => {
@@ -74,25 +77,47 @@ export async function startServer(env = {}) {
     child.stderr.on("data", check);
     child.on("exit", (code) => reject(new Error(`authql exited with ${code}:\n${log}`)));
   });
+  const url = `http://127.0.0.1:${port}`;
+  const count = (name) => (log.match(new RegExp(`event="?${name}"?[ \\n]`, "g")) ?? []).length;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     /** Everything the server logged so far. */
     log: () => log,
-    /** How many audit events named `name` the server logged. */
-    count: (name) => (log.match(new RegExp(`event="?${name}"?[ \\n]`, "g")) ?? []).length,
-    stop: () =>
-      new Promise((done) => {
-        const removeFile = () => {
-          for (const suffix of ["", "-wal", "-shm"]) {
-            if (sqliteFile) rmSync(`${sqliteFile}${suffix}`, { force: true });
-          }
-          done();
-        };
-        if (child.exitCode !== null) return removeFile();
-        child.on("exit", removeFile);
-        child.kill("SIGTERM");
-      }),
+    /**
+     * How many audit events named `name` the server logged. The line of a
+     * request that was just answered may still be on its way here: call
+     * `sync()` first.
+     */
+    count,
+    /**
+     * Resolves once the log holds every line the server wrote before it
+     * answered the requests answered so far. The server writes an event's
+     * line before it answers, and its lines arrive in order, so this sends
+     * a login that fails (the server logs `login_failed`) and waits for
+     * that line. Tests that count `login_failed` must not use it.
+     */
+    sync: async () => {
+      const before = count("login_failed");
+      const response = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          query: "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+          variables: { i: { email: uniqueEmail("log-sync"), password: "not a password of anyone" } },
+        }),
+      });
+      await response.text();
+      await eventually(() => count("login_failed") > before, 10_000, "the server's log to catch up");
+    },
+    /** Stops the server (SIGTERM) and resolves once its log is complete. */
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await closed;
+      for (const suffix of ["", "-wal", "-shm"]) {
+        if (sqliteFile) rmSync(`${sqliteFile}${suffix}`, { force: true });
+      }
+    },
   };
 }
 
@@ -106,8 +131,9 @@ const types = {
 /**
  * Serves the built example app and forwards /graphql to authql: one
  * origin, like a reverse proxy in front of both. `seen` records each
- * /graphql request (its Sec-Fetch-Site and whether the refresh cookie came
- * along), for the cross-site checks.
+ * /graphql request (its Sec-Fetch-Site, whether the refresh cookie came
+ * along, and once authql has answered it, `answered`), for the cross-site
+ * checks.
  */
 export async function startApp(server, host = "localhost") {
   if (!existsSync(join(appDist, "index.html"))) {
@@ -117,20 +143,24 @@ export async function startApp(server, host = "localhost") {
   const proxy = http.createServer((req, res) => {
     const path = new URL(req.url, "http://x").pathname;
     if (path === "/graphql") {
-      seen.push({
+      const request = {
         method: req.method,
         site: req.headers["sec-fetch-site"],
         cookie: /authql_refresh=/.test(req.headers.cookie ?? ""),
-      });
+        answered: false,
+      };
+      seen.push(request);
       const upstream = http.request(
         `${server.url}${req.url}`,
         { method: req.method, headers: { ...req.headers, host: `127.0.0.1:${server.port}` } },
         (answer) => {
+          request.answered = true;
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },
       );
       upstream.on("error", () => {
+        request.answered = true;
         res.writeHead(502);
         res.end();
       });
