@@ -3,12 +3,10 @@
 //! Tests call exactly these, so they drive the same router users hit.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -76,7 +74,6 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config.cors_origins);
     let router = Router::new()
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
-        .layer(DefaultBodyLimit::max(http::BODY_LIMIT))
         .route("/graphiql/{file}", get(http::graphiql_asset))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
@@ -88,7 +85,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes
-/// the requests in flight.
+/// the requests in flight (see [`http::server`] for the connection rules).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -105,9 +102,6 @@ pub async fn serve(
     if let Some(interval) = state.config.housekeeping_interval {
         tokio::spawn(crate::housekeeping::run(Arc::clone(&state.store), interval));
     }
-    // With the peer address, for the per-IP rate limit and audit events.
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.config.http;
+    http::server::run(listener, router(state), limits, shutdown).await
 }

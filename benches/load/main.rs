@@ -12,7 +12,8 @@
 //! comma-separated subset of `me,refresh,login,register,storm,timing`) and
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`,
 //! or an SQLite one such as `sqlite:///tmp/authql-bench.db`; either way the
-//! database is dropped and recreated).
+//! database is dropped and recreated). `BENCH_BIN` benchmarks another
+//! authql binary (an earlier build, for before-and-after figures).
 
 #![allow(
     clippy::unwrap_used,

@@ -27,7 +27,11 @@ impl Server {
     pub async fn start(database_url: &str, bcrypt_cost: u32) -> (Self, Duration) {
         let port = free_port();
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_authql"))
+        // BENCH_BIN runs another build (an earlier commit's, say) under the
+        // same load, for before-and-after figures from one harness.
+        let bin =
+            std::env::var("BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_authql").into());
+        let child = Command::new(bin)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", database_url)

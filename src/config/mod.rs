@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use parse::parse_duration;
-use parse::{database, lifetime, parse_origins, rate_limit, secret, switch};
+use parse::{database, lifetime, parse_origins, rate_limit, secret, switch, whole_number};
 
 /// Where data lives when `DATABASE_URL` is unset: an SQLite file in the
 /// working directory, created with its tables on first start.
@@ -86,6 +86,24 @@ pub struct RateLimit {
     pub window: Duration,
 }
 
+/// How long a connection may take over each part of an exchange, and how
+/// many may be open at once (`HTTP_*`). See `crate::http::server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// `HTTP_HEADER_TIMEOUT`: from the connection's start (or, on a
+    /// kept-alive connection, from the next request's first byte) until the
+    /// request head is complete.
+    pub header_timeout: Duration,
+    /// `HTTP_REQUEST_TIMEOUT`: from the end of the head until the whole
+    /// body has arrived.
+    pub request_timeout: Duration,
+    /// `HTTP_IDLE_TIMEOUT`: how long a kept-alive connection may wait for
+    /// its next request.
+    pub idle_timeout: Duration,
+    /// `HTTP_MAX_CONNECTIONS`: connections open at once.
+    pub max_connections: usize,
+}
+
 /// An HMAC key. `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);
@@ -157,6 +175,9 @@ pub struct Config {
     /// `HOUSEKEEPING_INTERVAL`: how often expired rows are purged; `None`
     /// when `0` (off).
     pub housekeeping_interval: Option<Duration>,
+    /// `HTTP_HEADER_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`, `HTTP_IDLE_TIMEOUT`,
+    /// `HTTP_MAX_CONNECTIONS`.
+    pub http: HttpLimits,
 }
 
 /// A setting that could not be used; names the variable.
@@ -221,18 +242,7 @@ impl Config {
         )?;
         let secrets_generated = access_secret.1 || refresh_secret.1;
 
-        let bcrypt_cost = match get("BCRYPT_COST") {
-            None => 12,
-            Some(raw) => match raw.parse::<u32>() {
-                Ok(cost) if (4..=31).contains(&cost) => cost,
-                _ => {
-                    return Err(invalid(
-                        "BCRYPT_COST",
-                        format!("expected 4 to 31, got `{raw}`"),
-                    ));
-                }
-            },
-        };
+        let bcrypt_cost = whole_number(get("BCRYPT_COST"), "BCRYPT_COST", 12, 4..=31)?;
 
         let cors_origins = match get("CORS_ORIGINS") {
             None if production => CorsOrigins::None,
@@ -300,6 +310,21 @@ impl Config {
                     "HOUSEKEEPING_INTERVAL",
                     "10m",
                 )?),
+            },
+            http: HttpLimits {
+                header_timeout: lifetime(get("HTTP_HEADER_TIMEOUT"), "HTTP_HEADER_TIMEOUT", "10s")?,
+                request_timeout: lifetime(
+                    get("HTTP_REQUEST_TIMEOUT"),
+                    "HTTP_REQUEST_TIMEOUT",
+                    "30s",
+                )?,
+                idle_timeout: lifetime(get("HTTP_IDLE_TIMEOUT"), "HTTP_IDLE_TIMEOUT", "75s")?,
+                max_connections: whole_number(
+                    get("HTTP_MAX_CONNECTIONS"),
+                    "HTTP_MAX_CONNECTIONS",
+                    10_000,
+                    1..=1_000_000,
+                )?,
             },
         })
     }

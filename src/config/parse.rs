@@ -45,6 +45,28 @@ pub(super) fn lifetime(
     })
 }
 
+/// A whole number within `range`, `default` when unset.
+pub(super) fn whole_number<T>(
+    value: Option<String>,
+    variable: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = value else {
+        return Ok(default);
+    };
+    match raw.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            variable,
+            format!("expected {} to {}, got `{raw}`", range.start(), range.end()),
+        )),
+    }
+}
+
 /// A two-valued setting: `[off, on]` are its spellings.
 pub(super) fn switch(
     value: Option<String>,

@@ -30,6 +30,39 @@ fn defaults_match_the_contract() {
         c.database,
         Database::Sqlite(SqliteFile::Path(DEFAULT_SQLITE_FILE.into()))
     );
+    assert_eq!(
+        c.http,
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 10_000,
+        }
+    );
+}
+
+#[test]
+fn http_limits_parse_and_refuse_naming_the_variable() {
+    let c = config(&[
+        ("HTTP_HEADER_TIMEOUT", "2s"),
+        ("HTTP_REQUEST_TIMEOUT", "1m"),
+        ("HTTP_IDLE_TIMEOUT", "5s"),
+        ("HTTP_MAX_CONNECTIONS", "64"),
+    ])
+    .unwrap();
+    assert_eq!(c.http.header_timeout, Duration::from_secs(2));
+    assert_eq!(c.http.request_timeout, Duration::from_secs(60));
+    assert_eq!(c.http.idle_timeout, Duration::from_secs(5));
+    assert_eq!(c.http.max_connections, 64);
+    for (variable, value) in [
+        ("HTTP_HEADER_TIMEOUT", "0s"),
+        ("HTTP_REQUEST_TIMEOUT", "forever"),
+        ("HTTP_IDLE_TIMEOUT", "-1s"),
+        ("HTTP_MAX_CONNECTIONS", "0"),
+        ("HTTP_MAX_CONNECTIONS", "lots"),
+    ] {
+        assert_eq!(config(&[(variable, value)]).unwrap_err().variable, variable);
+    }
 }
 
 #[test]

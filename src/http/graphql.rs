@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body as HttpBody, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::ClientIp;
+use super::connection::BodyTimedOut;
 use super::graphiql;
 use super::negotiate::{MediaType, negotiate, wants_html};
 use super::response::{graphql, refusal};
@@ -135,7 +135,7 @@ pub async fn graphql_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: HttpBody,
 ) -> Response {
     let Some(media) = negotiate(header_str(&headers, header::ACCEPT)) else {
         return not_acceptable();
@@ -154,16 +154,23 @@ pub async fn graphql_post(
             "Content-Type must be application/json",
         );
     }
-    let body = match body {
+    let body = match read_body(&headers, body).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refusal(
+        Err(BodyError::TooLarge) => {
+            return closing(refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 media,
                 "the request body is too large",
-            );
+            ));
         }
-        Err(_) => {
+        Err(BodyError::TimedOut) => {
+            return closing(refusal(
+                StatusCode::REQUEST_TIMEOUT,
+                media,
+                "the request body did not arrive in time",
+            ));
+        }
+        Err(BodyError::Broken) => {
             return refusal(StatusCode::BAD_REQUEST, media, "unreadable body");
         }
     };
@@ -191,6 +198,51 @@ pub async fn graphql_post(
         Ok(request) => execute(&state, &headers, ip, request, media).await,
         Err(response) => *response,
     }
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// Over [`BODY_LIMIT`].
+    TooLarge,
+    /// Not all there within `HTTP_REQUEST_TIMEOUT`.
+    TimedOut,
+    /// The client broke off, or sent a malformed chunked body.
+    Broken,
+}
+
+/// Reads the body, at most [`BODY_LIMIT`] bytes of it. A `Content-Length`
+/// over the limit is refused before a byte of the body is read.
+async fn read_body(headers: &HeaderMap, body: HttpBody) -> Result<Bytes, BodyError> {
+    let declared = header_str(headers, header::CONTENT_LENGTH).and_then(|n| n.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let limited = http_body_util::Limited::new(body, BODY_LIMIT);
+    match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(error) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+            while let Some(current) = cause {
+                if current.is::<BodyTimedOut>() {
+                    return Err(BodyError::TimedOut);
+                }
+                cause = current.source();
+            }
+            Err(BodyError::Broken)
+        }
+    }
+}
+
+/// `response` with `Connection: close`: after a body that was not read to
+/// its end, the connection cannot carry another request. The server then
+/// closes it gently (see `super::connection`), so the client reads this
+/// answer even while it is still sending.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// True when the operation the request selects is a mutation (or a

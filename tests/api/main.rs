@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod connections;
 mod cookie;
 mod health;
 mod helpers;

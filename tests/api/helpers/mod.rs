@@ -61,6 +61,12 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// A server on a socket (see [`TestApp::listen`]); stops when dropped.
+pub struct Listening {
+    pub address: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 /// A response, body parsed as JSON when it is JSON.
 #[derive(Debug)]
 pub struct Resp {
@@ -175,6 +181,26 @@ impl TestApp {
             router: router(state.clone()),
             state,
             db,
+        }
+    }
+
+    /// Serves this app on a real socket of its own (127.0.0.1, a free port),
+    /// through the same accept loop `authql serve` runs, until the returned
+    /// value is dropped.
+    pub async fn listen(&self) -> Listening {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            authql::app::serve(listener, state, shutdown).await.unwrap();
+        });
+        Listening {
+            address,
+            _stop: stop,
         }
     }
 
