@@ -140,8 +140,8 @@ enum Shed {
 struct Slots {
     permits: Arc<Semaphore>,
     cap: usize,
-    /// Connections in accept order, as long as they may never have sent a
-    /// request. Each is looked at once more at most, so this stays cheap.
+    /// Connections in accept order that may not have sent a request yet;
+    /// pruned from the front on every accept and every shed.
     silent: Mutex<VecDeque<Weak<Clock>>>,
     warned: AtomicBool,
 }
@@ -158,6 +158,15 @@ impl Slots {
 
     fn opened(&self, clock: &Arc<Clock>) {
         if let Ok(mut silent) = self.silent.lock() {
+            // Drop what can never be shed from the front: a silent
+            // connection there ends within the header timeout, so the queue
+            // holds at most that long's worth of connections.
+            while silent
+                .front()
+                .is_some_and(|front| front.upgrade().is_none_or(|c| !c.never_requested()))
+            {
+                silent.pop_front();
+            }
             silent.push_back(Arc::downgrade(clock));
         }
     }
@@ -356,4 +365,57 @@ fn raise_open_files_limit() -> Option<u64> {
 #[cfg(not(target_os = "linux"))]
 fn raise_open_files_limit() -> Option<u64> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> HttpLimits {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 4,
+        }
+    }
+
+    fn queued(slots: &Slots) -> usize {
+        slots.silent.lock().map(|q| q.len()).unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sheds_only_the_oldest_silent_connection_past_its_grace() {
+        let slots = Slots::new(2);
+        let old = Clock::new(limits());
+        slots.opened(&old);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let young = Clock::new(limits());
+        slots.opened(&young);
+        assert!(matches!(slots.shed_one(), Shed::NotBefore(d) if d == Duration::from_millis(150)));
+        tokio::time::advance(Duration::from_millis(150)).await;
+        assert!(matches!(slots.shed_one(), Shed::Done));
+        // The young one has sent a request since: it keeps its slot.
+        young.request_started();
+        assert!(matches!(slots.shed_one(), Shed::Nothing));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_queue_forgets_connections_that_ended_or_sent_a_request() {
+        let slots = Slots::new(4);
+        for _ in 0..1000 {
+            let clock = Clock::new(limits());
+            slots.opened(&clock);
+            clock.request_started();
+        }
+        assert_eq!(queued(&slots), 1);
+        let kept: Vec<_> = (0..3).map(|_| Clock::new(limits())).collect();
+        for clock in &kept {
+            slots.opened(clock);
+        }
+        drop(kept);
+        let last = Clock::new(limits());
+        slots.opened(&last);
+        assert_eq!(queued(&slots), 1);
+    }
 }
