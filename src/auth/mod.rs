@@ -6,6 +6,7 @@
 //! SQL (the store does one atomic step per call).
 
 pub mod audit;
+pub mod bcrypt;
 mod cpu_pool;
 pub mod email;
 mod flows;

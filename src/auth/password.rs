@@ -1,18 +1,22 @@
-//! Passwords: the policy, and bcrypt kept off the async executor.
+//! Passwords: the policy, and bcrypt ([`super::bcrypt`]) kept off the async
+//! executor.
 //!
 //! bcrypt is slow on purpose (about 250 ms at cost 12). Run on a Tokio worker
 //! it would stall every other request on that worker, so each hash or verify
-//! runs on a [`CpuPool`]: one low-priority thread per core, one job per
-//! thread at a time. A login storm queues up instead of starving cheap
-//! requests.
+//! runs on a [`CpuPool`]: one thread per core, one job per thread at a time,
+//! and a queue bounded at [`MAX_QUEUE_WAIT`]. A login storm queues up
+//! instead of starving cheap requests, and past the bound it is refused.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::cpu_pool::CpuPool;
+use super::bcrypt;
+use super::cpu_pool::{CpuPool, RunError};
+use super::limits::whole_seconds;
 use crate::error::AppError;
 
 /// Fewest bytes a password may have.
@@ -20,6 +24,12 @@ pub const MIN_PASSWORD_BYTES: usize = 8;
 /// Most bytes a password may have: bcrypt reads only the first 72, so a
 /// longer password is refused rather than silently truncated.
 pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// The longest a hash or verification may wait for a thread. A sign-in
+/// that would wait longer is answered at once with `RATE_LIMITED` and the
+/// expected wait as `retryAfter`: under a storm of sign-ins, waits stop
+/// growing at this bound instead of growing with the storm.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// A password as the client sent it. `Debug` never prints it.
 pub struct Password(String);
@@ -79,9 +89,13 @@ impl PasswordHasher {
     /// A hasher at `cost`, running at most one bcrypt per core at a time.
     pub fn new(cost: u32) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_pool(cost, cores, MAX_QUEUE_WAIT)
+    }
+
+    fn with_pool(cost: u32, threads: usize, max_wait: Duration) -> Self {
         Self {
             cost,
-            pool: CpuPool::new(cores, "authql-bcrypt"),
+            pool: CpuPool::new(threads, max_wait, "authql-bcrypt"),
             dummy: Arc::new(OnceCell::new()),
             verifications: Arc::new(AtomicU64::new(0)),
         }
@@ -96,11 +110,9 @@ impl PasswordHasher {
     /// Hashes a password that passed the policy.
     pub async fn hash(&self, password: Password) -> Result<String, AppError> {
         let cost = self.cost;
-        // `bcrypt::hash` takes all 72 bytes of a 72-byte password (only the
-        // NUL terminator is dropped); `non_truncating_hash` would refuse it.
-        self.run(move || bcrypt::hash(password.0.as_bytes(), cost))
-            .await?
-            .map_err(|_| AppError::internal("bcrypt: hashing failed"))
+        let salt = random_salt()?;
+        self.run(move || bcrypt::hash(password.0.as_bytes(), cost, &salt))
+            .await
     }
 
     /// True when `password` matches `hash`. With no hash (unknown account), or
@@ -133,10 +145,8 @@ impl PasswordHasher {
                 let mut random = [0u8; 32];
                 getrandom::fill(&mut random)
                     .map_err(|_| AppError::internal("no randomness for the dummy hash"))?;
-                let cost = self.cost;
-                self.run(move || bcrypt::hash(random, cost))
-                    .await?
-                    .map_err(|_| AppError::internal("bcrypt: hashing failed"))
+                let (cost, salt) = (self.cost, random_salt()?);
+                self.run(move || bcrypt::hash(&random, cost, &salt)).await
             })
             .await
             .cloned()
@@ -146,11 +156,26 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        self.pool
-            .run(work)
-            .await
-            .map_err(|_| AppError::internal("password hashing pool unavailable"))
+        self.pool.run(work).await.map_err(|error| match error {
+            RunError::Busy(wait) => {
+                tracing::warn!(
+                    wait_ms = wait.as_millis() as u64,
+                    "bcrypt queue full: a password check was refused"
+                );
+                AppError::RateLimited {
+                    retry_after: whole_seconds(wait),
+                }
+            }
+            RunError::Closed => AppError::internal("password hashing pool unavailable"),
+        })
     }
+}
+
+/// 128 bits from the operating system's CSPRNG.
+fn random_salt() -> Result<[u8; bcrypt::SALT_BYTES], AppError> {
+    let mut salt = [0u8; bcrypt::SALT_BYTES];
+    getrandom::fill(&mut salt).map_err(|_| AppError::internal("no randomness for a salt"))?;
+    Ok(salt)
 }
 
 #[cfg(test)]
@@ -187,7 +212,7 @@ mod tests {
         let hasher = PasswordHasher::new(4);
         let hash = hasher.hash(Password::new("password".into())).await.unwrap();
         // bcrypt alone: the same key.
-        assert!(bcrypt::verify("password\0password", &hash).unwrap());
+        assert_eq!(bcrypt::verify(b"password\0password", &hash), Ok(true));
         let before = hasher.verifications();
         assert!(
             !hasher
@@ -196,6 +221,27 @@ mod tests {
                 .unwrap()
         );
         // The same bcrypt work as any other login.
+        assert_eq!(hasher.verifications(), before + 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_rate_limited_at_once() {
+        let hasher = PasswordHasher::with_pool(6, 1, Duration::from_millis(1));
+        // One hash measures the average (a few ms at cost 6).
+        hasher.warm_up().await.unwrap();
+        let before = hasher.verifications();
+        // `join!` polls in order: the first takes the one thread, the second
+        // would wait a whole hash, over the 1 ms bound.
+        let (first, second) = tokio::join!(
+            hasher.verify(Password::new("password1".into()), None),
+            hasher.verify(Password::new("password2".into()), None),
+        );
+        assert!(!first.unwrap());
+        assert!(matches!(
+            second,
+            Err(AppError::RateLimited { retry_after: 1 })
+        ));
+        // The refused one cost no bcrypt work.
         assert_eq!(hasher.verifications(), before + 1);
     }
 
