@@ -12,7 +12,7 @@
 //! installed beyond the database.
 //!
 //! Settings: `BENCH_SECONDS` (per scenario, default 10), `BENCH_ONLY` (a
-//! comma-separated subset of `me,refresh,login,register,storm,timing`) and
+//! comma-separated subset of `me,sessions,refresh,login,register,storm,timing`) and
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`,
 //! or an SQLite one such as `sqlite:///tmp/authql-bench.db`; either way the
 //! database is dropped and recreated). `BENCH_BIN` benchmarks another
@@ -45,6 +45,7 @@ const SEED_EMAIL: &str = "seed@bench.example";
 const BCRYPT_COST: u32 = 10;
 
 const ME: &str = "{ me { id email role } }";
+const SESSIONS: &str = "{ me { sessions { id current } } }";
 const LOGIN: &str =
     "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }";
 const REGISTER: &str =
@@ -57,6 +58,8 @@ const REFRESH: &str =
 enum Load {
     /// `me` with this access token.
     Me(String),
+    /// `me { sessions }` with this access token.
+    Sessions(String),
     /// `refreshToken`, chaining each returned token into the next call.
     Refresh,
     /// `login` of the seeded account.
@@ -111,6 +114,7 @@ async fn virtual_user(
         n += 1;
         let (request, bearer) = match &load {
             Load::Me(token) => (body(ME, json!({})), Some(token.as_str())),
+            Load::Sessions(token) => (body(SESSIONS, json!({})), Some(token.as_str())),
             Load::Refresh => (body(REFRESH, json!({ "t": refresh })), None),
             Load::Login => (login_body(), None),
             Load::Register => {
@@ -295,6 +299,14 @@ async fn main() {
     stats::header();
     for (key, name, load, connections) in [
         ("me", "me", Load::Me(access.clone()), 32),
+        // Before the scenarios that sign the seeded account in again: it
+        // has two sessions here, as a person with a laptop and a phone.
+        (
+            "sessions",
+            "me { sessions }",
+            Load::Sessions(access.clone()),
+            32,
+        ),
         ("refresh", "refresh", Load::Refresh, 32),
         ("login", "login (cost 10)", Load::Login, 32),
         ("register", "register (cost 10)", Load::Register, 32),

@@ -11,11 +11,38 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
+/// The most of a `User-Agent` a session records (API.md: 256 characters).
+pub const USER_AGENT_CHARS: usize = 256;
+
 /// Where a request came from, as far as the server can tell.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Origin {
     /// The client IP (the socket peer, or `X-Forwarded-For` when trusted).
     pub ip: Option<IpAddr>,
+    /// The `User-Agent` header, cut to its first [`USER_AGENT_CHARS`]
+    /// characters. Client-chosen text: stored and shown to the account,
+    /// never written to a log line.
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// An origin from the client IP and the raw `User-Agent` header.
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .map(|raw| {
+                raw.trim()
+                    .chars()
+                    .take(USER_AGENT_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.is_empty());
+        Self { ip, user_agent }
+    }
+
+    /// The client IP as stored (sessions, audit).
+    pub fn ip_text(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
 }
 
 /// Why a login failed; one of these goes into `login_failed` as `reason`.
@@ -39,57 +66,81 @@ impl LoginFailure {
     }
 }
 
-fn ip(origin: Origin) -> String {
+fn ip(origin: &Origin) -> String {
     origin
         .ip
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 /// An account was created (and signed in).
-pub fn registered(origin: Origin, user_id: Uuid, session_id: Uuid) {
+pub fn registered(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::info!(target: "authql::audit", event = "registered", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin), "account registered");
 }
 
 /// A login succeeded and started a session.
-pub fn login_succeeded(origin: Origin, user_id: Uuid, session_id: Uuid) {
+pub fn login_succeeded(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::info!(target: "authql::audit", event = "login_succeeded", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin), "login succeeded");
 }
 
 /// A login failed.
-pub fn login_failed(origin: Origin, reason: LoginFailure, user_id: Option<Uuid>) {
+pub fn login_failed(origin: &Origin, reason: LoginFailure, user_id: Option<Uuid>) {
     tracing::info!(target: "authql::audit", event = "login_failed", reason = reason.as_str(),
         user_id = user_id.map(tracing::field::display), client_ip = %ip(origin), "login failed");
 }
 
 /// A request was refused by a rate limit; `scope` is `email` or `ip`.
-pub fn rate_limited(origin: Origin, scope: &'static str, retry_after: u64) {
+pub fn rate_limited(origin: &Origin, scope: &'static str, retry_after: u64) {
     tracing::warn!(target: "authql::audit", event = "rate_limited", scope, retry_after,
         client_ip = %ip(origin), "rate limited");
 }
 
 /// A refresh token was traded for a new pair.
-pub fn refreshed(origin: Origin, user_id: Uuid, session_id: Uuid) {
+pub fn refreshed(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::info!(target: "authql::audit", event = "refreshed", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin), "refresh token rotated");
 }
 
 /// A spent refresh token came back: the session was ended.
-pub fn reuse_detected(origin: Origin, user_id: Uuid, session_id: Uuid) {
+pub fn reuse_detected(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::warn!(target: "authql::audit", event = "reuse_detected", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin),
         "refresh token reuse detected; session ended");
 }
 
 /// A session was ended by `logout`.
-pub fn logged_out(origin: Origin, user_id: Uuid, session_id: Uuid) {
+pub fn logged_out(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::info!(target: "authql::audit", event = "logged_out", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin), "logged out");
 }
 
 /// Every session of an account was ended by `logoutAll`.
-pub fn logged_out_everywhere(origin: Origin, user_id: Uuid, session_id: Uuid, sessions: u64) {
+pub fn logged_out_everywhere(origin: &Origin, user_id: Uuid, session_id: Uuid, sessions: u64) {
     tracing::info!(target: "authql::audit", event = "logged_out_everywhere", user_id = %user_id,
         session_id = %session_id, sessions, client_ip = %ip(origin), "logged out everywhere");
+}
+
+/// One session of an account was ended by `revokeSession`.
+pub fn session_revoked(origin: &Origin, user_id: Uuid, session_id: Uuid, revoked: Uuid) {
+    tracing::info!(target: "authql::audit", event = "session_revoked", user_id = %user_id,
+        session_id = %session_id, revoked = %revoked, client_ip = %ip(origin), "session revoked");
+}
+
+/// Every other session of an account was ended by `logoutOthers`.
+pub fn logged_out_others(origin: &Origin, user_id: Uuid, session_id: Uuid, sessions: u64) {
+    tracing::info!(target: "authql::audit", event = "logged_out_others", user_id = %user_id,
+        session_id = %session_id, sessions, client_ip = %ip(origin), "logged out other sessions");
+}
+
+/// The password was changed; the account's other sessions ended.
+pub fn password_changed(origin: &Origin, user_id: Uuid, session_id: Uuid, sessions: u64) {
+    tracing::info!(target: "authql::audit", event = "password_changed", user_id = %user_id,
+        session_id = %session_id, sessions, client_ip = %ip(origin), "password changed");
+}
+
+/// The account deleted itself.
+pub fn account_deleted(origin: &Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "account_deleted", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin), "account deleted");
 }

@@ -11,12 +11,24 @@ use super::tokens::IssuedRefresh;
 use super::{AuthService, Password, Principal, SignedIn, email};
 use crate::db::{
     AttemptCounter, Attempts, CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation,
-    TokenHash, User,
+    TokenHash,
 };
+use crate::domain::{EndReason, User};
 use crate::error::AppError;
 
-fn store_failure(error: crate::db::StoreError) -> AppError {
+/// A store failure, as the client sees it: internal, described safely.
+pub(super) fn store_failure(error: crate::db::StoreError) -> AppError {
     AppError::internal(error.describe())
+}
+
+/// A session about to be stored for a sign-in from `origin`.
+fn new_session(id: Uuid, refresh: &IssuedRefresh, origin: &Origin) -> NewSession {
+    NewSession {
+        id,
+        refresh_token: refresh.stored.clone(),
+        user_agent: origin.user_agent.clone(),
+        ip: origin.ip_text(),
+    }
 }
 
 impl AuthService {
@@ -25,7 +37,7 @@ impl AuthService {
         &self,
         raw_email: &str,
         password: Password,
-        origin: Origin,
+        origin: &Origin,
     ) -> Result<SignedIn, AppError> {
         self.check_ip(origin)?;
         let email = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
@@ -48,10 +60,7 @@ impl AuthService {
             email,
             password_hash,
         };
-        let session = NewSession {
-            id: session_id,
-            refresh_token: refresh.stored.clone(),
-        };
+        let session = new_session(session_id, &refresh, origin);
         let user = match self.store.create_user(new_user, session).await {
             Ok(user) => user,
             Err(CreateUserError::EmailTaken) => return Err(AppError::EmailTaken),
@@ -68,7 +77,7 @@ impl AuthService {
         &self,
         raw_email: &str,
         password: Password,
-        origin: Origin,
+        origin: &Origin,
     ) -> Result<SignedIn, AppError> {
         self.check_ip(origin)?;
         let normalized = email::normalize(raw_email).ok();
@@ -107,10 +116,7 @@ impl AuthService {
 
         let session_id = Uuid::new_v4();
         let refresh = self.tokens.issue_refresh(user.id, session_id)?;
-        let session = NewSession {
-            id: session_id,
-            refresh_token: refresh.stored.clone(),
-        };
+        let session = new_session(session_id, &refresh, origin);
         self.store
             .create_session(user.id, session, key.as_ref())
             .await
@@ -120,7 +126,7 @@ impl AuthService {
     }
 
     /// Trades a refresh token for a new pair in the same session.
-    pub async fn refresh(&self, presented: &str, origin: Origin) -> Result<SignedIn, AppError> {
+    pub async fn refresh(&self, presented: &str, origin: &Origin) -> Result<SignedIn, AppError> {
         self.check_ip(origin)?;
         let claims = self
             .tokens
@@ -129,7 +135,12 @@ impl AuthService {
         let next = self.tokens.issue_refresh(claims.sub, claims.sid)?;
         let rotation = self
             .store
-            .rotate_refresh_token(&TokenHash::of(presented), claims.sid, &next.stored)
+            .rotate_refresh_token(
+                &TokenHash::of(presented),
+                claims.sid,
+                &next.stored,
+                origin.ip_text().as_deref(),
+            )
             .await
             .map_err(store_failure)?;
         match rotation {
@@ -149,7 +160,7 @@ impl AuthService {
     /// not, expired or not. True when a live session was ended; false when it
     /// had already ended. A token this server never issued (bad signature, or
     /// validly signed but never stored) is an error.
-    pub async fn logout(&self, presented: &str, origin: Origin) -> Result<bool, AppError> {
+    pub async fn logout(&self, presented: &str, origin: &Origin) -> Result<bool, AppError> {
         let claims = self
             .tokens
             .verify_refresh(presented, false)
@@ -173,7 +184,7 @@ impl AuthService {
             EndSession::Unknown if claims.exp < Utc::now().timestamp() => {
                 let ended = self
                     .store
-                    .end_session(claims.sub, claims.sid)
+                    .end_session(claims.sub, claims.sid, EndReason::Logout)
                     .await
                     .map_err(store_failure)?;
                 if ended {
@@ -186,7 +197,11 @@ impl AuthService {
     }
 
     /// Ends every session of the signed-in account; returns how many.
-    pub async fn logout_all(&self, principal: &Principal, origin: Origin) -> Result<u64, AppError> {
+    pub async fn logout_all(
+        &self,
+        principal: &Principal,
+        origin: &Origin,
+    ) -> Result<u64, AppError> {
         let ended = self
             .store
             .end_all_sessions(principal.user.id)
@@ -216,7 +231,7 @@ impl AuthService {
     }
 
     /// `RATE_LIMIT_IP`: counts one sign-in call from the client's IP.
-    fn check_ip(&self, origin: Origin) -> Result<(), AppError> {
+    pub(super) fn check_ip(&self, origin: &Origin) -> Result<(), AppError> {
         let (Some(limiter), Some(ip)) = (&self.ip_limiter, origin.ip) else {
             return Ok(());
         };
@@ -227,7 +242,7 @@ impl AuthService {
     }
 
     /// Where this login's attempt is counted, when the limit is on.
-    fn attempt_counter<'a>(
+    pub(super) fn attempt_counter<'a>(
         &self,
         key: Option<&'a EmailKey>,
     ) -> Result<Option<AttemptCounter<'a>>, AppError> {
@@ -243,10 +258,10 @@ impl AuthService {
     }
 
     /// Refuses the login when its email is past `RATE_LIMIT_LOGIN`.
-    fn enforce_login_limit(
+    pub(super) fn enforce_login_limit(
         &self,
         attempts: Option<Attempts>,
-        origin: Origin,
+        origin: &Origin,
     ) -> Result<(), AppError> {
         let (Some(attempts), Some(limit)) = (attempts, self.login_limit) else {
             return Ok(());
@@ -262,7 +277,7 @@ impl AuthService {
         Err(AppError::RateLimited { retry_after })
     }
 
-    fn signed_in(
+    pub(super) fn signed_in(
         &self,
         user: User,
         session_id: Uuid,
@@ -274,6 +289,7 @@ impl AuthService {
             expires_in: access.expires_in,
             refresh_token: refresh.token,
             refresh_expires_in: refresh.lifetime.as_secs(),
+            session_id,
             user,
         })
     }

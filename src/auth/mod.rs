@@ -1,10 +1,12 @@
 //! Authentication: the flows of the API and the pieces they are made of.
 //!
-//! [`AuthService`] runs `register`, `login`, `refresh`, `logout`,
-//! `logout_all` and `authenticate` against any [`Store`]. It knows nothing of
+//! [`AuthService`] runs the flows against any [`Store`]: signing in and out
+//! and rotating tokens (`flows`), a person's sessions (`sessions`), and
+//! their account (`account`: password change, deletion). It knows nothing of
 //! GraphQL or HTTP (the resolvers in `graphql/` translate), and nothing of
 //! SQL (the store does one atomic step per call).
 
+mod account;
 pub mod audit;
 pub mod bcrypt;
 mod cpu_pool;
@@ -12,6 +14,7 @@ pub mod email;
 mod flows;
 mod limits;
 pub mod password;
+mod sessions;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -23,7 +26,8 @@ pub use password::{Password, PasswordHasher};
 pub use tokens::TokenKeys;
 
 use crate::config::{Config, RateLimit};
-use crate::db::{Store, User};
+use crate::db::Store;
+use crate::domain::User;
 
 /// The authentication flows, shared by every request.
 pub struct AuthService {
@@ -53,6 +57,8 @@ pub struct SignedIn {
     pub refresh_token: String,
     /// Seconds until the refresh token expires.
     pub refresh_expires_in: u64,
+    /// The new session.
+    pub session_id: Uuid,
     /// The signed-in account.
     pub user: User,
 }

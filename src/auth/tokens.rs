@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::db::{NewRefreshToken, Role, TokenHash, User};
+use crate::db::{NewRefreshToken, TokenHash};
+use crate::domain::{Role, User};
 use crate::error::AppError;
 
 /// The `typ` claim: which kind of token this is.
@@ -43,6 +44,10 @@ pub struct AccessClaims {
     pub email: String,
     /// The account role when issued.
     pub role: Role,
+    /// Whether the address was verified when issued. Tokens issued before
+    /// the claim existed verify as `false`.
+    #[serde(default)]
+    pub email_verified: bool,
     /// Issued at (seconds since the epoch).
     pub iat: i64,
     /// Expires at (seconds since the epoch).
@@ -144,6 +149,7 @@ impl TokenKeys {
             sub: user.id,
             email: user.email.clone(),
             role: user.role,
+            email_verified: user.email_verified,
             iat: now,
             exp: now + self.access_ttl.as_secs() as i64,
             jti: Uuid::new_v4(),
@@ -242,6 +248,8 @@ mod tests {
             email: "a@example.com".into(),
             role: Role::User,
             created_at: Utc::now(),
+            email_verified: false,
+            last_login_at: None,
         }
     }
 
@@ -257,6 +265,7 @@ mod tests {
         assert_eq!(claims.sid, sid);
         assert_eq!(claims.email, "a@example.com");
         assert_eq!(claims.role, Role::User);
+        assert!(!claims.email_verified);
         assert_eq!(claims.iss, "authql");
         assert_eq!(claims.exp - claims.iat, 90);
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();

@@ -54,3 +54,83 @@ pub fn sqlite(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
             .map_err(|_| StoreError::new("a migration failed to apply"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
+        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+    }
+
+    /// The v2 migration rebuilds the SQLite session tables (to widen a
+    /// CHECK): every session and refresh token of v1 must survive it, and
+    /// going back down must keep them too.
+    #[test]
+    fn sqlite_sessions_survive_the_v2_rebuild_both_ways() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        for _ in 0..3 {
+            conn.run_next_migration(SQLITE).unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO users (id, email, password_hash, created_at)
+                 VALUES (X'00000000000000000000000000000001', 'a@b.co', '$2b$', 1);
+             INSERT INTO sessions (id, user_id, created_at, expires_at, ended_at, end_reason)
+                 VALUES (X'00000000000000000000000000000002', X'00000000000000000000000000000001', 1, 9, 5, 'reuse'),
+                        (X'00000000000000000000000000000003', X'00000000000000000000000000000001', 1, 9, NULL, NULL);
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at, used_at)
+                 VALUES (zeroblob(32), X'00000000000000000000000000000003', 1, 9, NULL);",
+        )
+        .unwrap();
+        assert_eq!(sqlite(&mut conn).unwrap().len(), 1);
+        let survived = |conn: &mut SqliteConnection| {
+            (
+                count(conn, "SELECT count(*) AS n FROM sessions"),
+                count(conn, "SELECT count(*) AS n FROM refresh_tokens"),
+                count(
+                    conn,
+                    "SELECT count(*) AS n FROM sessions WHERE end_reason = 'reuse'",
+                ),
+            )
+        };
+        assert_eq!(survived(&mut conn), (2, 1, 1));
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) AS n FROM users WHERE email_verified = 0 AND last_login_at IS NULL"
+            ),
+            1
+        );
+        // The tokens still reference their sessions (the rename rewrote
+        // the foreign key), and the new end reasons are accepted.
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) AS n FROM pragma_foreign_key_check"
+            ),
+            0
+        );
+        conn.batch_execute("UPDATE sessions SET end_reason = 'revoked' WHERE ended_at IS NULL")
+            .unwrap();
+        conn.revert_last_migration(SQLITE).unwrap();
+        assert_eq!(survived(&mut conn), (2, 1, 1));
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) AS n FROM sessions WHERE end_reason = 'logout'"
+            ),
+            1
+        );
+    }
+}

@@ -15,7 +15,9 @@ use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Binary, Bytea, SqlType, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{
+    BigInt, Binary, Bytea, Nullable, SqlType, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel::sqlite::Sqlite;
 use uuid::Uuid;
 
@@ -34,6 +36,10 @@ pub enum Bind<'a> {
     Bytes(&'a [u8]),
     /// `text` / `TEXT`.
     Text(&'a str),
+    /// `text` / `TEXT`, or `NULL`.
+    OptText(Option<&'a str>),
+    /// `bytea` / `BLOB`, or `NULL`.
+    OptBytes(Option<&'a [u8]>),
     /// `bigint` / `INTEGER` (on SQLite, times too: milliseconds since the epoch).
     Int(i64),
     /// `uuid` on PostgreSQL; its 16 bytes as a `BLOB` on SQLite.
@@ -101,6 +107,8 @@ impl<S: Statement> QueryFragment<Pg> for Prepared<'_, S> {
         walk(S::SQL, &self.binds, &mut out, |out, value| match value {
             Bind::Bytes(value) => out.push_bind_param::<Bytea, _>(value),
             Bind::Text(value) => out.push_bind_param::<Text, _>(value),
+            Bind::OptText(value) => out.push_bind_param::<Nullable<Text>, _>(value),
+            Bind::OptBytes(value) => out.push_bind_param::<Nullable<Bytea>, _>(value),
             Bind::Int(value) => out.push_bind_param::<BigInt, _>(value),
             Bind::Uuid(value) => out.push_bind_param::<SqlUuid, _>(value),
             Bind::Timestamp(value) => out.push_bind_param::<Timestamptz, _>(value),
@@ -113,6 +121,8 @@ impl<S: Statement> QueryFragment<Sqlite> for Prepared<'_, S> {
         walk(S::SQL, &self.binds, &mut out, |out, value| match value {
             Bind::Bytes(value) => out.push_bind_param::<Binary, _>(value),
             Bind::Text(value) => out.push_bind_param::<Text, _>(value),
+            Bind::OptText(value) => out.push_bind_param::<Nullable<Text>, _>(value),
+            Bind::OptBytes(value) => out.push_bind_param::<Nullable<Binary>, _>(value),
             Bind::Int(value) => out.push_bind_param::<BigInt, _>(value),
             Bind::Uuid(value) => out.push_bind_param::<Binary, _>(value.as_bytes().as_slice()),
             Bind::Timestamp(_) => Err(diesel::result::Error::QueryBuilderError(

@@ -7,7 +7,7 @@ use async_graphql::{Context, Guard};
 use tokio::sync::OnceCell;
 
 use crate::auth::{AuthService, Origin, Principal};
-use crate::db::Role;
+use crate::domain::Role;
 use crate::error::AppError;
 
 /// What the HTTP layer learned about one request.
@@ -37,8 +37,8 @@ impl RequestContext {
     }
 
     /// Where the request came from.
-    pub fn origin(&self) -> Origin {
-        self.origin
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 
     /// The `authql_refresh` cookie, if the request carried one.

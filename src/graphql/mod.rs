@@ -4,26 +4,32 @@
 //! the result into output. Per-request data (the bearer token, the refresh
 //! cookie, the authenticated principal) lives in [`RequestContext`].
 
+mod account;
 mod context;
 mod cookie;
 mod extension;
 mod resolvers;
 mod root_fields;
 mod types;
+mod user;
 mod variables;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 pub use context::{Authenticated, RequestContext, RoleGuard};
 pub use cookie::{REFRESH_COOKIE, read_refresh_cookie};
 pub use extension::{PARSE_FAILED, VALIDATION_FAILED};
-pub use resolvers::{Mutation, Query};
+pub use resolvers::Query;
 pub use root_fields::select_operation;
 
 use crate::auth::AuthService;
 use crate::config::{AppEnv, Config};
+
+/// Every mutation, one part per area.
+#[derive(MergedObject, Default)]
+pub struct Mutation(resolvers::SignInMutation, account::AccountMutation);
 
 /// The schema type served at `/graphql`.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -40,7 +46,7 @@ const MAX_COMPLEXITY: usize = 1_000;
 pub struct CookieMode(pub bool);
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(extension::RequestPhases)

@@ -1,26 +1,29 @@
-//! The root fields. Each one is a call into [`AuthService`] and a translation.
+//! The v1 root fields: `me`, and signing in and out. Each one is a call
+//! into [`AuthService`] and a translation.
 
 use async_graphql::{Context, Object, Result};
 
 use super::context::{Authenticated, auth_service as auth, principal, request_context};
 use super::cookie::{clear_refresh_cookie, deliver_refresh_token, presented_refresh_token};
-use super::types::{AuthPayload, LoginInput, RegisterInput, UserObject};
+use super::types::{AuthPayload, LoginInput, RegisterInput};
+use super::user::UserObject;
 use crate::auth::{Origin, Password, SignedIn};
 use crate::error::AppError;
 
-/// Where the request came from, for rate limits and audit events.
-fn origin(ctx: &Context<'_>) -> Result<Origin, AppError> {
+/// Where the request came from, for rate limits, sessions and audit events.
+pub(super) fn origin<'a>(ctx: &Context<'a>) -> Result<&'a Origin, AppError> {
     Ok(request_context(ctx)?.origin())
 }
 
 /// Hands the refresh token over as the configured mode says.
-fn payload(ctx: &Context<'_>, signed_in: SignedIn) -> AuthPayload {
+pub(super) fn payload(ctx: &Context<'_>, signed_in: SignedIn) -> AuthPayload {
     let in_body =
         deliver_refresh_token(ctx, &signed_in.refresh_token, signed_in.refresh_expires_in);
     AuthPayload::new(signed_in, in_body)
 }
 
 /// Read-only fields.
+#[derive(Default)]
 pub struct Query;
 
 #[Object]
@@ -28,15 +31,20 @@ impl Query {
     /// The account the access token belongs to. Needs a valid access token.
     #[graphql(guard = "Authenticated")]
     async fn me(&self, ctx: &Context<'_>) -> Result<UserObject> {
-        Ok(principal(ctx).await?.user.clone().into())
+        let principal = principal(ctx).await?;
+        Ok(UserObject::seen_by_itself(
+            principal.user.clone(),
+            principal.session_id,
+        ))
     }
 }
 
-/// Fields that change state.
-pub struct Mutation;
+/// The fields that sign in and out (API v1).
+#[derive(Default)]
+pub struct SignInMutation;
 
 #[Object]
-impl Mutation {
+impl SignInMutation {
     /// Creates an account with role USER and signs it in.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
         let signed_in = auth(ctx)?

@@ -1,13 +1,13 @@
-//! The output and input types of the schema (v1 of the API contract).
+//! The scalars, enums, payloads and inputs of the schema. (`User` and
+//! `Session`, whose fields resolve, are in `user`.)
 
 use async_graphql::{
-    Enum, ID, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject,
-    Value,
+    Enum, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
 };
 use chrono::{SecondsFormat, Utc};
 
+use super::user::UserObject;
 use crate::auth::SignedIn;
-use crate::db;
 
 /// An RFC 3339 timestamp, UTC.
 pub struct DateTime(pub chrono::DateTime<Utc>);
@@ -31,37 +31,12 @@ impl ScalarType for DateTime {
 
 /// What an account may do.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "Role", remote = "db::Role")]
+#[graphql(name = "Role", remote = "crate::domain::Role")]
 pub enum Role {
     /// Every account registered through the API.
     User,
     /// Granted by an operator.
     Admin,
-}
-
-/// An account.
-#[derive(SimpleObject)]
-#[graphql(name = "User")]
-pub struct UserObject {
-    /// UUID
-    pub id: ID,
-    /// Trimmed and lowercased.
-    pub email: String,
-    /// What the account may do.
-    pub role: Role,
-    /// When the account was created.
-    pub created_at: DateTime,
-}
-
-impl From<db::User> for UserObject {
-    fn from(user: db::User) -> Self {
-        Self {
-            id: ID(user.id.to_string()),
-            email: user.email,
-            role: user.role.into(),
-            created_at: DateTime(user.created_at),
-        }
-    }
 }
 
 /// A signed-in session: an access token and (in the body, or as a cookie)
@@ -88,7 +63,7 @@ impl AuthPayload {
             refresh_token: refresh_in_body.then_some(signed_in.refresh_token),
             token_type: "Bearer".to_owned(),
             expires_in: i32::try_from(signed_in.expires_in).unwrap_or(i32::MAX),
-            user: signed_in.user.into(),
+            user: UserObject::seen_by_itself(signed_in.user, signed_in.session_id),
         }
     }
 }
@@ -109,4 +84,13 @@ pub struct LoginInput {
     pub email: String,
     /// The account's password.
     pub password: String,
+}
+
+/// Input of `changePassword`.
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    /// The account's password now.
+    pub current_password: String,
+    /// 8 to 72 bytes of UTF-8, without NUL bytes.
+    pub new_password: String,
 }

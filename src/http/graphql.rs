@@ -55,6 +55,13 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
+/// The `User-Agent`, as UTF-8 (HTTP allows other bytes there; a header that
+/// is not UTF-8 is not recorded).
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::USER_AGENT)?;
+    std::str::from_utf8(value.as_bytes()).ok()
+}
+
 fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -121,7 +128,7 @@ async fn execute(
     let context = Arc::new(RequestContext::new(
         bearer_token(headers),
         refresh_cookie(headers),
-        Origin { ip },
+        Origin::new(ip, user_agent(headers)),
     ));
     let result = state
         .schema

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod cli;
 mod connections;
 mod cookie;
@@ -25,4 +26,5 @@ mod properties;
 mod refresh;
 mod register;
 mod schema;
+mod sessions;
 mod snapshots;

@@ -2,14 +2,15 @@
 //! and the account lookup, in one statement.
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::UserRow;
 use super::users;
 use crate::db::prepared::{Bind, Prepared, Statement};
-use crate::db::{AttemptCounter, Attempts, Credentials, LoginLookup, StoreError, User};
+use crate::db::{AttemptCounter, Attempts, Credentials, LoginLookup, StoreError};
+use crate::domain::User;
 
 /// Counts the attempt (one atomic upsert: concurrent attempts on any
 /// instance each count once, and an expired window restarts at the first
@@ -24,6 +25,8 @@ impl Statement for CountAndFind {
         Nullable<Text>,
         Nullable<Text>,
         Nullable<Timestamptz>,
+        Nullable<Bool>,
+        Nullable<Timestamptz>,
         Nullable<Text>,
     );
     const SQL: &'static str = "
@@ -36,7 +39,8 @@ WITH attempt AS (
     RETURNING attempts, window_ends_at
 )
 SELECT attempt.attempts, attempt.window_ends_at,
-       users.id, users.email, users.role, users.created_at, users.password_hash
+       users.id, users.email, users.role, users.created_at, users.email_verified,
+       users.last_login_at, users.password_hash
 FROM attempt LEFT JOIN users ON users.email = $3";
 }
 
@@ -46,6 +50,8 @@ type Found = (
     Option<Uuid>,
     Option<String>,
     Option<String>,
+    Option<DateTime<Utc>>,
+    Option<bool>,
     Option<DateTime<Utc>>,
     Option<String>,
 );
@@ -74,18 +80,21 @@ pub async fn begin_login(
     ])
     .get_result(conn)
     .await?;
-    let (count, window_ends_at, id, stored_email, role, created_at, password_hash) = found;
-    let credentials = match (id, stored_email, role, created_at, password_hash) {
-        (Some(id), Some(email), Some(role), Some(created_at), Some(password_hash)) => {
+    let (count, window_ends_at, id, stored_email, role, created_at, verified, last_login, hash) =
+        found;
+    let credentials = match (id, stored_email, role, created_at, verified, hash) {
+        (Some(id), Some(email), Some(role), Some(created_at), Some(verified), Some(hash)) => {
             let user = User::try_from(UserRow {
                 id,
                 email,
                 role,
                 created_at,
+                email_verified: verified,
+                last_login_at: last_login,
             })?;
             Some(Credentials {
                 user,
-                password_hash,
+                password_hash: hash,
             })
         }
         _ => None,

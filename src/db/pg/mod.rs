@@ -27,9 +27,10 @@ use uuid::Uuid;
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    AttemptCounter, CreateUserError, EmailKey, EndSession, LoginLookup, NewRefreshToken,
-    NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, User, bounded,
+    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EndSession, LoginLookup,
+    NewRefreshToken, NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, bounded,
 };
+use crate::domain::{EndReason, Session, User};
 
 /// How long a request waits for a pooled connection (or for a new one to be
 /// made) before failing with `INTERNAL_SERVER_ERROR` instead of hanging.
@@ -134,9 +135,10 @@ impl Store for PgStore {
         presented: &TokenHash,
         session_id: Uuid,
         next: &NewRefreshToken,
+        ip: Option<&str>,
     ) -> Result<Rotation, StoreError> {
         bounded(async {
-            sessions::rotate(&mut *self.conn().await?, presented, session_id, next).await
+            sessions::rotate(&mut *self.conn().await?, presented, session_id, next, ip).await
         })
         .await
     }
@@ -152,13 +154,44 @@ impl Store for PgStore {
         .await
     }
 
-    async fn end_session(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, StoreError> {
-        bounded(async { sessions::end_one(&mut *self.conn().await?, user_id, session_id).await })
-            .await
+    async fn end_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        reason: EndReason,
+    ) -> Result<bool, StoreError> {
+        bounded(async {
+            sessions::end_one(&mut *self.conn().await?, user_id, session_id, reason).await
+        })
+        .await
     }
 
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
         bounded(async { sessions::end_all(&mut *self.conn().await?, user_id).await }).await
+    }
+
+    async fn end_other_sessions(&self, user_id: Uuid, keep: Uuid) -> Result<u64, StoreError> {
+        bounded(async { sessions::end_others(&mut *self.conn().await?, user_id, keep).await }).await
+    }
+
+    async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
+        bounded(async { sessions::list(&mut *self.conn().await?, user_id).await }).await
+    }
+
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep: Uuid,
+    ) -> Result<Option<u64>, StoreError> {
+        bounded(async {
+            users::change_password(&mut *self.conn().await?, user_id, password_hash, keep).await
+        })
+        .await
+    }
+
+    async fn delete_account(&self, user_id: Uuid) -> Result<DeleteAccount, StoreError> {
+        bounded(async { users::delete(&mut *self.conn().await?, user_id).await }).await
     }
 
     async fn find_session_user(

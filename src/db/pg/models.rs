@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::schema::users;
-use crate::db::{Role, StoreError, User};
+use crate::db::StoreError;
+use crate::domain::{Role, User};
 
 /// A `users` row without its hash.
 #[derive(Queryable, Selectable)]
@@ -16,7 +18,20 @@ pub struct UserRow {
     pub email: String,
     pub role: String,
     pub created_at: DateTime<Utc>,
+    pub email_verified: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
+
+/// The SQL types of a `users` row without its hash, in [`UserRow`]'s order,
+/// for hand-written statements that return one.
+pub type UserColumns = (
+    SqlUuid,
+    Text,
+    Text,
+    Timestamptz,
+    Bool,
+    Nullable<Timestamptz>,
+);
 
 impl TryFrom<UserRow> for User {
     type Error = StoreError;
@@ -29,6 +44,8 @@ impl TryFrom<UserRow> for User {
             email: row.email,
             role,
             created_at: row.created_at,
+            email_verified: row.email_verified,
+            last_login_at: row.last_login_at,
         })
     }
 }

@@ -26,6 +26,9 @@ diesel::table! {
         expires_at -> Timestamptz,
         ended_at -> Nullable<Timestamptz>,
         end_reason -> Nullable<Text>,
+        last_active_at -> Nullable<Timestamptz>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
     }
 }
 
@@ -36,6 +39,8 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> Timestamptz,
+        email_verified -> Bool,
+        last_login_at -> Nullable<Timestamptz>,
     }
 }
 

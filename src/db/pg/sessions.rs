@@ -5,44 +5,38 @@
 //! round trips, prepared once per connection (see [`super::prepared`]). Row
 //! locks make it safe under concurrency (see [`ROTATE`]).
 
+use chrono::{DateTime, Utc};
 use diesel::dsl::now;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::models::UserRow;
+use super::models::{UserColumns, UserRow};
 use super::schema::{sessions, users};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash, User,
+    EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash,
 };
+use crate::domain::{EndReason, Session, User};
 
-/// Starts a session and stores its first refresh token, in one statement
-/// (the foreign key is checked at its end, when the session row exists).
+/// Starts a session, stores its first refresh token and records the
+/// sign-in, in one statement (the foreign key is checked at its end, when
+/// the session row exists). After a successful login `$7` is the email's
+/// attempt counter, cleared in the same statement; otherwise it is `NULL`,
+/// which matches no row.
 struct StartSession;
 
 impl Statement for StartSession {
     type Row = SqlUuid;
     const SQL: &'static str = "
-WITH session AS (
-    INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-)
-INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($4, $1, $3)
-RETURNING session_id";
-}
-
-/// [`StartSession`] after a successful login: the email's attempt counter
-/// is cleared in the same statement.
-struct StartSessionClearing;
-
-impl Statement for StartSessionClearing {
-    type Row = SqlUuid;
-    const SQL: &'static str = "
 WITH cleared AS (
-    DELETE FROM login_attempts WHERE email_hash = $5
+    DELETE FROM login_attempts WHERE email_hash = $7
+), signed_in AS (
+    UPDATE users SET last_login_at = now() WHERE id = $2
 ), session AS (
-    INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+    INSERT INTO sessions (id, user_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $5, $6)
 )
 INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($4, $1, $3)
 RETURNING session_id";
@@ -55,25 +49,17 @@ pub async fn create(
     session: &NewSession,
     clear: Option<&EmailKey>,
 ) -> Result<(), StoreError> {
-    let mut binds = vec![
+    Prepared::<StartSession>::new(vec![
         Bind::Uuid(session.id),
         Bind::Uuid(user_id),
         Bind::Timestamp(session.refresh_token.expires_at),
         Bind::Bytes(session.refresh_token.hash.as_bytes()),
-    ];
-    match clear {
-        Some(email) => {
-            binds.push(Bind::Bytes(email.as_bytes()));
-            Prepared::<StartSessionClearing>::new(binds)
-                .get_result::<Uuid>(conn)
-                .await?;
-        }
-        None => {
-            Prepared::<StartSession>::new(binds)
-                .get_result::<Uuid>(conn)
-                .await?;
-        }
-    }
+        Bind::OptText(session.user_agent.as_deref()),
+        Bind::OptText(session.ip.as_deref()),
+        Bind::OptBytes(clear.map(EmailKey::as_bytes)),
+    ])
+    .get_result::<Uuid>(conn)
+    .await?;
     Ok(())
 }
 
@@ -87,7 +73,7 @@ pub async fn create(
 struct Rotate;
 
 impl Statement for Rotate {
-    type Row = (SqlUuid, Text, Text, Timestamptz);
+    type Row = UserColumns;
     const SQL: &'static str = "
 WITH spent AS (
     UPDATE refresh_tokens SET used_at = now()
@@ -98,14 +84,17 @@ WITH spent AS (
     RETURNING session_id
 
 ), session AS (
-    UPDATE sessions SET expires_at = $4
+    -- What the sessions list shows, written by the rotation itself: no
+    -- extra round trip on the hot path.
+    UPDATE sessions SET expires_at = $4, last_active_at = now(), ip = $5
     WHERE id = (SELECT session_id FROM spent) AND ended_at IS NULL AND expires_at > now()
     RETURNING id, user_id
 ), issued AS (
     INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
     SELECT $3, id, $4 FROM session
 )
-SELECT users.id, users.email, users.role, users.created_at
+SELECT users.id, users.email, users.role, users.created_at, users.email_verified,
+       users.last_login_at
 FROM session JOIN users ON users.id = session.user_id";
 }
 
@@ -130,12 +119,14 @@ pub async fn rotate(
     presented: &TokenHash,
     session_id: Uuid,
     next: &NewRefreshToken,
+    ip: Option<&str>,
 ) -> Result<Rotation, StoreError> {
     let rotated: Option<UserRow> = Prepared::<Rotate>::new(vec![
         Bind::Bytes(presented.as_bytes()),
         Bind::Uuid(session_id),
         Bind::Bytes(next.hash.as_bytes()),
         Bind::Timestamp(next.expires_at),
+        Bind::OptText(ip),
     ])
     .get_result(conn)
     .await
@@ -192,43 +183,107 @@ pub async fn end_by_token(
     })
 }
 
+/// A condition on `sessions` rows.
+type Filter = Box<dyn BoxableExpression<sessions::table, Pg, SqlType = Bool>>;
+
+/// The account's live sessions.
+fn live(user_id: Uuid) -> Filter {
+    Box::new(
+        sessions::user_id
+            .eq(user_id)
+            .and(sessions::ended_at.is_null())
+            .and(sessions::expires_at.gt(now)),
+    )
+}
+
+/// Ends the sessions `which` selects, for `reason`; returns how many.
+async fn end(
+    conn: &mut AsyncPgConnection,
+    which: Filter,
+    reason: EndReason,
+) -> Result<u64, StoreError> {
+    let ended = diesel::update(sessions::table.filter(which))
+        .set((
+            sessions::ended_at.eq(now),
+            sessions::end_reason.eq(reason.as_str()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(ended as u64)
+}
+
 /// See [`crate::db::Store::end_session`].
 pub async fn end_one(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     session_id: Uuid,
+    reason: EndReason,
 ) -> Result<bool, StoreError> {
-    let ended = diesel::update(
-        sessions::table
-            .filter(sessions::id.eq(session_id))
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::ended_at.is_null())
-            .filter(sessions::expires_at.gt(now)),
-    )
-    .set((
-        sessions::ended_at.eq(now),
-        sessions::end_reason.eq("logout"),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(ended > 0)
+    let one = Box::new(live(user_id).and(sessions::id.eq(session_id)));
+    Ok(end(conn, one, reason).await? > 0)
 }
 
 /// See [`crate::db::Store::end_all_sessions`].
 pub async fn end_all(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<u64, StoreError> {
-    let ended = diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::ended_at.is_null())
-            .filter(sessions::expires_at.gt(now)),
-    )
-    .set((
-        sessions::ended_at.eq(now),
-        sessions::end_reason.eq("logout_all"),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(ended as u64)
+    end(conn, live(user_id), EndReason::LogoutAll).await
+}
+
+/// See [`crate::db::Store::end_other_sessions`].
+pub async fn end_others(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    keep: Uuid,
+) -> Result<u64, StoreError> {
+    let others = Box::new(live(user_id).and(sessions::id.ne(keep)));
+    end(conn, others, EndReason::LogoutOthers).await
+}
+
+/// The live sessions of an account, the most recently active first.
+struct ListLive;
+
+impl Statement for ListLive {
+    type Row = (
+        SqlUuid,
+        Timestamptz,
+        Timestamptz,
+        Timestamptz,
+        Nullable<Text>,
+        Nullable<Text>,
+    );
+    const SQL: &'static str = "
+SELECT id, created_at, COALESCE(last_active_at, created_at) AS active, expires_at, user_agent, ip
+FROM sessions
+WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now()
+ORDER BY active DESC, id";
+}
+
+type SessionRow = (
+    Uuid,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+    Option<String>,
+);
+
+/// See [`crate::db::Store::list_sessions`].
+pub async fn list(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
+    let rows: Vec<SessionRow> = Prepared::<ListLive>::new(vec![Bind::Uuid(user_id)])
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, created_at, last_active_at, expires_at, user_agent, ip)| Session {
+                id,
+                created_at,
+                last_active_at,
+                expires_at,
+                user_agent,
+                ip,
+            },
+        )
+        .collect())
 }
 
 /// See [`crate::db::Store::find_session_user`]. One indexed lookup per

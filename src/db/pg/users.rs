@@ -2,13 +2,15 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
 
-use super::models::UserRow;
+use super::models::{UserColumns, UserRow};
 use super::schema::users;
 use crate::db::prepared::{Bind, Prepared, Statement};
-use crate::db::{CreateUserError, Credentials, NewSession, NewUser, StoreError, User};
+use crate::db::{CreateUserError, Credentials, DeleteAccount, NewSession, NewUser, StoreError};
+use crate::domain::{Role, User};
 
 /// The unique constraint on `users.email` (see the first migration).
 const EMAIL_KEY: &str = "users_email_key";
@@ -18,17 +20,18 @@ const EMAIL_KEY: &str = "users_email_key";
 struct Register;
 
 impl Statement for Register {
-    type Row = (SqlUuid, Text, Text, Timestamptz);
+    type Row = UserColumns;
     const SQL: &'static str = "
 WITH account AS (
-    INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)
-    RETURNING id, email, role, created_at
+    INSERT INTO users (id, email, password_hash, last_login_at) VALUES ($1, $2, $3, now())
+    RETURNING id, email, role, created_at, email_verified, last_login_at
 ), session AS (
-    INSERT INTO sessions (id, user_id, expires_at) SELECT $4, id, $5 FROM account
+    INSERT INTO sessions (id, user_id, expires_at, user_agent, ip)
+    SELECT $4, id, $5, $7, $8 FROM account
 ), token AS (
     INSERT INTO refresh_tokens (token_hash, session_id, expires_at) SELECT $6, $4, $5 FROM account
 )
-SELECT id, email, role, created_at FROM account";
+SELECT id, email, role, created_at, email_verified, last_login_at FROM account";
 }
 
 /// See [`crate::db::Store::create_user`]. A taken email is recognised by the
@@ -46,6 +49,8 @@ pub async fn create(
         Bind::Uuid(session.id),
         Bind::Timestamp(session.refresh_token.expires_at),
         Bind::Bytes(session.refresh_token.hash.as_bytes()),
+        Bind::OptText(session.user_agent.as_deref()),
+        Bind::OptText(session.ip.as_deref()),
     ])
     .get_result::<UserRow>(conn)
     .await;
@@ -78,4 +83,75 @@ pub(super) async fn find_credentials(
         })
     })
     .transpose()
+}
+
+/// Sets the hash and ends the account's other live sessions, in one
+/// statement; counts the account (0 when it is gone) and the sessions ended.
+struct ChangePassword;
+
+impl Statement for ChangePassword {
+    type Row = (BigInt, BigInt);
+    const SQL: &'static str = "
+WITH account AS (
+    UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id
+), ended AS (
+    UPDATE sessions SET ended_at = now(), end_reason = 'password_changed'
+    WHERE user_id = (SELECT id FROM account) AND id <> $3
+      AND ended_at IS NULL AND expires_at > now()
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM ended)";
+}
+
+/// See [`crate::db::Store::change_password`].
+pub async fn change_password(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    password_hash: &str,
+    keep: Uuid,
+) -> Result<Option<u64>, StoreError> {
+    let (accounts, ended): (i64, i64) = Prepared::<ChangePassword>::new(vec![
+        Bind::Uuid(user_id),
+        Bind::Text(password_hash),
+        Bind::Uuid(keep),
+    ])
+    .get_result(conn)
+    .await?;
+    Ok((accounts > 0).then_some(ended as u64))
+}
+
+/// See [`crate::db::Store::delete_account`].
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> Result<DeleteAccount, StoreError> {
+    conn.transaction(async |conn| {
+        // Every ADMIN row, locked: of two last admins deleting themselves at
+        // once, the second waits here, then finds the first one gone.
+        let admins: Vec<Uuid> = users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .order(users::id)
+            .select(users::id)
+            .for_update()
+            .load(conn)
+            .await?;
+        let role: Option<String> = users::table
+            .find(user_id)
+            .select(users::role)
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(role) = role else {
+            return Ok(DeleteAccount::Missing);
+        };
+        if role == Role::Admin.as_str() && admins.iter().all(|id| *id == user_id) {
+            return Ok(DeleteAccount::LastAdmin);
+        }
+        // Sessions and refresh tokens go with it (ON DELETE CASCADE).
+        diesel::delete(users::table.find(user_id))
+            .execute(conn)
+            .await?;
+        Ok(DeleteAccount::Deleted)
+    })
+    .await
 }

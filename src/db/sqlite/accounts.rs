@@ -1,14 +1,19 @@
-//! Accounts on SQLite: registration and the first step of a login.
+//! Accounts on SQLite: registration, the first step of a login, password
+//! changes and deletion.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Binary, Integer, Text};
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text};
+use uuid::Uuid;
 
-use super::rows::{self, UserColumns, UserRow};
+use super::rows::{self, UserColumns, UserRow, user_columns};
 use super::sessions;
 use crate::db::prepared::{Bind, Prepared, Statement};
-use crate::db::{Attempts, Credentials, EmailKey, LoginLookup, NewSession, NewUser, User};
+use crate::db::{
+    Attempts, Credentials, DeleteAccount, EmailKey, EndReason, LoginLookup, NewSession, NewUser,
+};
+use crate::domain::{Role, User};
 
 /// Whether an account has this email.
 struct EmailTaken;
@@ -23,8 +28,8 @@ struct InsertUser;
 impl Statement for InsertUser {
     type Row = UserColumns;
     const SQL: &'static str = "
-INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)
-RETURNING id, email, role, created_at";
+INSERT INTO users (id, email, password_hash, created_at, last_login_at) VALUES ($1, $2, $3, $4, $4)
+RETURNING id, email, role, created_at, email_verified, last_login_at";
 }
 
 /// See [`crate::db::Store::create_user`]: the account, its first session and
@@ -82,26 +87,33 @@ RETURNING attempts, window_ends_at";
 struct FindCredentials;
 
 impl Statement for FindCredentials {
-    type Row = (Binary, Text, Text, BigInt, Text);
-    const SQL: &'static str =
-        "SELECT id, email, role, created_at, password_hash FROM users WHERE email = $1";
+    type Row = (Text, Binary, Text, Text, BigInt, BigInt, Nullable<BigInt>);
+    const SQL: &'static str = concat!(
+        "SELECT users.password_hash, ",
+        user_columns!(),
+        " FROM users WHERE email = $1"
+    );
 }
+
+/// A [`FindCredentials`] row: the hash, then a [`UserRow`].
+type CredentialsRow = (String, Vec<u8>, String, String, i64, i64, Option<i64>);
 
 /// The account with this normalized email, with its hash.
 pub fn find_credentials(
     conn: &mut SqliteConnection,
     email: &str,
 ) -> QueryResult<Option<Credentials>> {
-    let row: Option<(Vec<u8>, String, String, i64, String)> =
-        Prepared::<FindCredentials>::new(vec![Bind::Text(email)])
-            .get_result(conn)
-            .optional()?;
-    row.map(|(id, email, role, created_at, password_hash)| {
-        Ok(Credentials {
-            user: rows::user((id, email, role, created_at))?,
-            password_hash,
-        })
-    })
+    let row: Option<CredentialsRow> = Prepared::<FindCredentials>::new(vec![Bind::Text(email)])
+        .get_result(conn)
+        .optional()?;
+    row.map(
+        |(password_hash, id, email, role, created, verified, last_login)| {
+            Ok(Credentials {
+                user: rows::user((id, email, role, created, verified, last_login))?,
+                password_hash,
+            })
+        },
+    )
     .transpose()
 }
 
@@ -131,4 +143,73 @@ pub fn count_and_find(
             window_ends_at: rows::time(window_ends_at)?,
         }),
     })
+}
+
+/// Sets the account's hash.
+struct SetPassword;
+
+impl Statement for SetPassword {
+    type Row = Integer;
+    const SQL: &'static str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+}
+
+/// See [`crate::db::Store::change_password`]: the hash and the other
+/// sessions' end, in one write transaction.
+pub fn change_password(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    password_hash: &str,
+    keep: Uuid,
+) -> QueryResult<Option<u64>> {
+    let updated =
+        Prepared::<SetPassword>::new(vec![Bind::Text(password_hash), Bind::Uuid(user_id)])
+            .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    sessions::end_others(conn, user_id, keep, EndReason::PasswordChanged).map(Some)
+}
+
+struct RoleOf;
+
+impl Statement for RoleOf {
+    type Row = Text;
+    const SQL: &'static str = "SELECT role FROM users WHERE id = $1";
+}
+
+struct OtherAdmin;
+
+impl Statement for OtherAdmin {
+    type Row = Integer;
+    const SQL: &'static str = "SELECT 1 FROM users WHERE role = 'ADMIN' AND id <> $1 LIMIT 1";
+}
+
+struct DeleteUser;
+
+impl Statement for DeleteUser {
+    type Row = Integer;
+    const SQL: &'static str = "DELETE FROM users WHERE id = $1";
+}
+
+/// See [`crate::db::Store::delete_account`]. The write queue runs one write
+/// at a time, so the last-admin check and the delete cannot interleave with
+/// another account's deletion.
+pub fn delete(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<DeleteAccount> {
+    let role = Prepared::<RoleOf>::new(vec![Bind::Uuid(user_id)])
+        .get_result::<String>(conn)
+        .optional()?;
+    let Some(role) = role else {
+        return Ok(DeleteAccount::Missing);
+    };
+    if role == Role::Admin.as_str() {
+        let other = Prepared::<OtherAdmin>::new(vec![Bind::Uuid(user_id)])
+            .get_result::<i32>(conn)
+            .optional()?;
+        if other.is_none() {
+            return Ok(DeleteAccount::LastAdmin);
+        }
+    }
+    // Sessions and refresh tokens go with it (ON DELETE CASCADE).
+    Prepared::<DeleteUser>::new(vec![Bind::Uuid(user_id)]).execute(conn)?;
+    Ok(DeleteAccount::Deleted)
 }

@@ -35,10 +35,11 @@ use uuid::Uuid;
 use writer::Writer;
 
 use super::{
-    AttemptCounter, CreateUserError, EmailKey, EndSession, LoginLookup, NewRefreshToken,
-    NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, User, bounded,
+    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EndSession, LoginLookup,
+    NewRefreshToken, NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, bounded,
 };
 use crate::config::SqliteFile;
+use crate::domain::{EndReason, Session, User};
 
 /// A SQLite connection made async: each call runs on a blocking thread.
 type Conn = SyncConnectionWrapper<SqliteConnection>;
@@ -265,9 +266,11 @@ impl Store for SqliteStore {
         presented: &TokenHash,
         session_id: Uuid,
         next: &NewRefreshToken,
+        ip: Option<&str>,
     ) -> Result<Rotation, StoreError> {
         let (presented, next) = (presented.clone(), next.clone());
-        self.write(move |conn| sessions::rotate(conn, &presented, session_id, &next))
+        let ip = ip.map(str::to_owned);
+        self.write(move |conn| sessions::rotate(conn, &presented, session_id, &next, ip.as_deref()))
             .await
     }
 
@@ -281,13 +284,43 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn end_session(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, StoreError> {
-        self.write(move |conn| sessions::end_one(conn, user_id, session_id))
+    async fn end_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        reason: EndReason,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| sessions::end_one(conn, user_id, session_id, reason))
             .await
     }
 
     async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
         self.write(move |conn| sessions::end_all(conn, user_id))
+            .await
+    }
+
+    async fn end_other_sessions(&self, user_id: Uuid, keep: Uuid) -> Result<u64, StoreError> {
+        self.write(move |conn| sessions::end_others(conn, user_id, keep, EndReason::LogoutOthers))
+            .await
+    }
+
+    async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
+        self.read(move |conn| sessions::list(conn, user_id)).await
+    }
+
+    async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep: Uuid,
+    ) -> Result<Option<u64>, StoreError> {
+        let hash = password_hash.to_owned();
+        self.write(move |conn| accounts::change_password(conn, user_id, &hash, keep))
+            .await
+    }
+
+    async fn delete_account(&self, user_id: Uuid) -> Result<DeleteAccount, StoreError> {
+        self.write(move |conn| accounts::delete(conn, user_id))
             .await
     }
 

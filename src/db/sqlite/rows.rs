@@ -3,16 +3,26 @@
 
 use chrono::{DateTime, Utc};
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{BigInt, Binary, Text};
+use diesel::sql_types::{BigInt, Binary, Nullable, Text};
 use uuid::Uuid;
 
-use crate::db::{Role, User};
+use crate::domain::{Role, Session, User};
 
-/// The columns of a `users` row without its hash: id, email, role, created.
-pub type UserColumns = (Binary, Text, Text, BigInt);
+/// The SQL of [`UserColumns`], for statements to `concat!` in.
+macro_rules! user_columns {
+    () => {
+        "users.id, users.email, users.role, users.created_at, users.email_verified, \
+         users.last_login_at"
+    };
+}
+pub(super) use user_columns;
+
+/// The columns of a `users` row without its hash: id, email, role, created,
+/// verified, last sign-in.
+pub type UserColumns = (Binary, Text, Text, BigInt, BigInt, Nullable<BigInt>);
 
 /// A `users` row as diesel reads [`UserColumns`].
-pub type UserRow = (Vec<u8>, String, String, i64);
+pub type UserRow = (Vec<u8>, String, String, i64, i64, Option<i64>);
 
 /// Now, as stored.
 pub fn now() -> i64 {
@@ -39,13 +49,42 @@ pub fn time(millis: i64) -> Result<DateTime<Utc>, DieselError> {
     DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt("a time is out of range"))
 }
 
-/// A `users` row as the interface's [`User`].
-pub fn user((id, email, role, created_at): UserRow) -> Result<User, DieselError> {
+/// A `users` row as the domain's [`User`].
+pub fn user(row: UserRow) -> Result<User, DieselError> {
+    let (id, email, role, created_at, email_verified, last_login_at) = row;
     Ok(User {
         id: uuid(&id)?,
         email,
         role: Role::parse(&role).ok_or_else(|| corrupt("users.role holds an unknown role"))?,
         created_at: time(created_at)?,
+        email_verified: email_verified != 0,
+        last_login_at: last_login_at.map(time).transpose()?,
+    })
+}
+
+/// The SQL types of a `sessions` row as the list shows it.
+pub type SessionColumns = (
+    Binary,
+    BigInt,
+    BigInt,
+    BigInt,
+    Nullable<Text>,
+    Nullable<Text>,
+);
+
+/// A `sessions` row as diesel reads [`SessionColumns`].
+pub type SessionRow = (Vec<u8>, i64, i64, i64, Option<String>, Option<String>);
+
+/// A `sessions` row as the domain's [`Session`].
+pub fn session(row: SessionRow) -> Result<Session, DieselError> {
+    let (id, created_at, last_active_at, expires_at, user_agent, ip) = row;
+    Ok(Session {
+        id: uuid(&id)?,
+        created_at: time(created_at)?,
+        last_active_at: time(last_active_at)?,
+        expires_at: time(expires_at)?,
+        user_agent,
+        ip,
     })
 }
 
@@ -62,15 +101,18 @@ mod tests {
             "a@b.co".into(),
             "ADMIN".into(),
             millis(at),
+            1,
+            Some(millis(at)),
         );
         let user = user(row).unwrap();
         assert_eq!((user.id, user.role, user.created_at), (id, Role::Admin, at));
+        assert_eq!((user.email_verified, user.last_login_at), (true, Some(at)));
     }
 
     #[test]
     fn corrupt_rows_are_errors() {
         assert!(uuid(&[1, 2, 3]).is_err());
         assert!(time(i64::MAX).is_err());
-        assert!(user((vec![0; 16], "a@b.co".into(), "ROOT".into(), 0)).is_err());
+        assert!(user((vec![0; 16], "a@b.co".into(), "ROOT".into(), 0, 0, None)).is_err());
     }
 }

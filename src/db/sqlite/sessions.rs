@@ -12,16 +12,18 @@ use diesel::prelude::*;
 use diesel::sql_types::{Binary, Integer};
 use uuid::Uuid;
 
-use super::rows::{self, UserColumns, UserRow};
+use super::rows::{self, SessionColumns, SessionRow, UserColumns, UserRow, user_columns};
 use crate::db::prepared::{Bind, Prepared, Statement};
-use crate::db::{EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, TokenHash, User};
+use crate::db::{EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, TokenHash};
+use crate::domain::{EndReason, Session, User};
 
 struct InsertSession;
 
 impl Statement for InsertSession {
     type Row = Integer;
-    const SQL: &'static str =
-        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+    const SQL: &'static str = "
+INSERT INTO sessions (id, user_id, created_at, expires_at, user_agent, ip)
+VALUES ($1, $2, $3, $4, $5, $6)";
 }
 
 struct InsertToken;
@@ -30,6 +32,14 @@ impl Statement for InsertToken {
     type Row = Integer;
     const SQL: &'static str = "
 INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+}
+
+/// Records a sign-in of an existing account.
+struct SignedIn;
+
+impl Statement for SignedIn {
+    type Row = Integer;
+    const SQL: &'static str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
 }
 
 struct ClearAttempts;
@@ -52,6 +62,8 @@ pub(super) fn start(
         Bind::Uuid(user_id),
         Bind::Int(now),
         Bind::Int(expires_at),
+        Bind::OptText(session.user_agent.as_deref()),
+        Bind::OptText(session.ip.as_deref()),
     ])
     .execute(conn)?;
     insert_token(conn, &session.refresh_token, session.id, now)
@@ -83,7 +95,9 @@ pub fn create(
     if let Some(email) = clear {
         Prepared::<ClearAttempts>::new(vec![Bind::Bytes(email.as_bytes())]).execute(conn)?;
     }
-    start(conn, user_id, session, rows::now())
+    let now = rows::now();
+    Prepared::<SignedIn>::new(vec![Bind::Int(now), Bind::Uuid(user_id)]).execute(conn)?;
+    start(conn, user_id, session, now)
 }
 
 /// Spends a live token of a live session. A token of an ended or expired
@@ -100,19 +114,22 @@ WHERE token_hash = $2 AND session_id = $3 AND used_at IS NULL AND expires_at > $
 RETURNING session_id";
 }
 
-/// Slides the session to its newest token's expiry.
+/// Slides the session to its newest token's expiry, and records what the
+/// sessions list shows, in the rotation's own statement.
 struct SlideSession;
 
 impl Statement for SlideSession {
     type Row = Binary;
-    const SQL: &'static str = "UPDATE sessions SET expires_at = $1 WHERE id = $2 RETURNING user_id";
+    const SQL: &'static str = "
+UPDATE sessions SET expires_at = $1, last_active_at = $3, ip = $4 WHERE id = $2
+RETURNING user_id";
 }
 
 struct UserById;
 
 impl Statement for UserById {
     type Row = UserColumns;
-    const SQL: &'static str = "SELECT id, email, role, created_at FROM users WHERE id = $1";
+    const SQL: &'static str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 }
 
 /// Ends the session of a token that was already spent: reuse detection (see
@@ -134,6 +151,7 @@ pub fn rotate(
     presented: &TokenHash,
     session_id: Uuid,
     next: &NewRefreshToken,
+    ip: Option<&str>,
 ) -> QueryResult<Rotation> {
     let now = rows::now();
     let spent = Prepared::<SpendToken>::new(vec![
@@ -147,6 +165,8 @@ pub fn rotate(
         let user_id: Vec<u8> = Prepared::<SlideSession>::new(vec![
             Bind::Int(rows::millis(next.expires_at)),
             Bind::Uuid(session_id),
+            Bind::Int(now),
+            Bind::OptText(ip),
         ])
         .get_result(conn)?;
         insert_token(conn, next, session_id, now)?;
@@ -226,16 +246,22 @@ struct EndOne;
 impl Statement for EndOne {
     type Row = Integer;
     const SQL: &'static str = "
-UPDATE sessions SET ended_at = $1, end_reason = 'logout'
+UPDATE sessions SET ended_at = $1, end_reason = $4
 WHERE id = $2 AND user_id = $3 AND ended_at IS NULL AND expires_at > $1";
 }
 
 /// See [`crate::db::Store::end_session`]. One statement: atomic on its own.
-pub fn end_one(conn: &mut SqliteConnection, user_id: Uuid, session_id: Uuid) -> QueryResult<bool> {
+pub fn end_one(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+    reason: EndReason,
+) -> QueryResult<bool> {
     let ended = Prepared::<EndOne>::new(vec![
         Bind::Int(rows::now()),
         Bind::Uuid(session_id),
         Bind::Uuid(user_id),
+        Bind::Text(reason.as_str()),
     ])
     .execute(conn)?;
     Ok(ended > 0)
@@ -257,15 +283,61 @@ pub fn end_all(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<u64> {
     Ok(ended as u64)
 }
 
+struct EndOthers;
+
+impl Statement for EndOthers {
+    type Row = Integer;
+    const SQL: &'static str = "
+UPDATE sessions SET ended_at = $1, end_reason = $4
+WHERE user_id = $2 AND id <> $3 AND ended_at IS NULL AND expires_at > $1";
+}
+
+/// Ends every live session of the account but `keep`, for `reason`.
+pub fn end_others(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    keep: Uuid,
+    reason: EndReason,
+) -> QueryResult<u64> {
+    let ended = Prepared::<EndOthers>::new(vec![
+        Bind::Int(rows::now()),
+        Bind::Uuid(user_id),
+        Bind::Uuid(keep),
+        Bind::Text(reason.as_str()),
+    ])
+    .execute(conn)?;
+    Ok(ended as u64)
+}
+
+struct ListLive;
+
+impl Statement for ListLive {
+    type Row = SessionColumns;
+    const SQL: &'static str = "
+SELECT id, created_at, COALESCE(last_active_at, created_at) AS active, expires_at, user_agent, ip
+FROM sessions
+WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2
+ORDER BY active DESC, id";
+}
+
+/// See [`crate::db::Store::list_sessions`].
+pub fn list(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<Vec<Session>> {
+    let rows: Vec<SessionRow> =
+        Prepared::<ListLive>::new(vec![Bind::Uuid(user_id), Bind::Int(rows::now())]).load(conn)?;
+    rows.into_iter().map(rows::session).collect()
+}
+
 struct FindUser;
 
 impl Statement for FindUser {
     type Row = UserColumns;
-    const SQL: &'static str = "
-SELECT users.id, users.email, users.role, users.created_at
-FROM sessions JOIN users ON users.id = sessions.user_id
+    const SQL: &'static str = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM sessions JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = $1 AND sessions.user_id = $2
-  AND sessions.ended_at IS NULL AND sessions.expires_at > $3";
+  AND sessions.ended_at IS NULL AND sessions.expires_at > $3"
+    );
 }
 
 /// See [`crate::db::Store::find_session_user`]: one indexed lookup per

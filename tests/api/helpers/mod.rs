@@ -255,8 +255,13 @@ impl TestApp {
 
     /// Runs `query` with `Authorization: Bearer <token>`.
     pub async fn as_bearer(&self, token: &str, query: &str) -> Resp {
+        self.as_bearer_with(token, query, json!({})).await
+    }
+
+    /// Runs `query` with `variables` and `Authorization: Bearer <token>`.
+    pub async fn as_bearer_with(&self, token: &str, query: &str, variables: Value) -> Resp {
         let auth = format!("Bearer {token}");
-        self.post_with(query, json!({}), &[("authorization", &auth)])
+        self.post_with(query, variables, &[("authorization", &auth)])
             .await
     }
 

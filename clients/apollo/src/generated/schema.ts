@@ -29,6 +29,14 @@ export type AuthPayload = {
   user: User;
 };
 
+/** Input of `changePassword`. */
+export type ChangePasswordInput = {
+  /** The account's password now. */
+  currentPassword: Scalars['String']['input'];
+  /** 8 to 72 bytes of UTF-8, without NUL bytes. */
+  newPassword: Scalars['String']['input'];
+};
+
 /** Input of `login`. */
 export type LoginInput = {
   /** The account's email (any case, surrounding spaces ignored). */
@@ -37,38 +45,69 @@ export type LoginInput = {
   password: Scalars['String']['input'];
 };
 
+/** Every mutation, one part per area. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Changes the password after checking the current one; ends every other session (the caller's lives on). */
+  changePassword: Scalars['Boolean']['output'];
+  /** Deletes the account, its sessions and its MFA after checking the password. */
+  deleteAccount: Scalars['Boolean']['output'];
   /** Signs in with email and password. */
   login: AuthPayload;
   /** Ends the session the refresh token belongs to. True when a session was ended. Without the argument, the refresh-token cookie is used. */
   logout: Scalars['Boolean']['output'];
   /** Ends every session of the signed-in account; returns how many. Needs a valid access token. */
   logoutAll: Scalars['Int']['output'];
+  /** Ends every session of the account but the caller's; returns how many. */
+  logoutOthers: Scalars['Int']['output'];
   /** Trades a refresh token for a new pair. The old refresh token stops working. Without the argument, the refresh-token cookie is used. */
   refreshToken: AuthPayload;
   /** Creates an account with role USER and signs it in. */
   register: AuthPayload;
+  /** Ends one of the account's sessions. True when a live session was ended; false when it had already ended or is not the account's. */
+  revokeSession: Scalars['Boolean']['output'];
 };
 
 
+/** Every mutation, one part per area. */
+export type MutationChangePasswordArgs = {
+  input: ChangePasswordInput;
+};
+
+
+/** Every mutation, one part per area. */
+export type MutationDeleteAccountArgs = {
+  password: Scalars['String']['input'];
+};
+
+
+/** Every mutation, one part per area. */
 export type MutationLoginArgs = {
   input: LoginInput;
 };
 
 
+/** Every mutation, one part per area. */
 export type MutationLogoutArgs = {
   refreshToken: InputMaybe<Scalars['String']['input']>;
 };
 
 
+/** Every mutation, one part per area. */
 export type MutationRefreshTokenArgs = {
   refreshToken: InputMaybe<Scalars['String']['input']>;
 };
 
 
+/** Every mutation, one part per area. */
 export type MutationRegisterArgs = {
   input: RegisterInput;
+};
+
+
+/** Every mutation, one part per area. */
+export type MutationRevokeSessionArgs = {
+  id: Scalars['ID']['input'];
 };
 
 export type Query = {
@@ -92,6 +131,25 @@ export type Role =
   /** Every account registered through the API. */
   | 'USER';
 
+/** One signed-in device or browser: a sign-in and the refresh tokens rotated from it. */
+export type Session = {
+  __typename?: 'Session';
+  /** When the sign-in happened. */
+  createdAt: Scalars['DateTime']['output'];
+  /** True for the session of the access token that asks. */
+  current: Scalars['Boolean']['output'];
+  /** When the session's newest refresh token expires. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** The session id: the same value as the access token's session-id claim. */
+  id: Scalars['ID']['output'];
+  /** The client IP (by the same rule as the rate limits) of the request that last used the session. */
+  ip: Maybe<Scalars['String']['output']>;
+  /** The last time one of the session's refresh tokens was used; createdAt until then. */
+  lastActiveAt: Scalars['DateTime']['output'];
+  /** The User-Agent header of the request that started the session, at most 256 characters. */
+  userAgent: Maybe<Scalars['String']['output']>;
+};
+
 /** An account. */
 export type User = {
   __typename?: 'User';
@@ -99,8 +157,14 @@ export type User = {
   createdAt: Scalars['DateTime']['output'];
   /** Trimmed and lowercased. */
   email: Scalars['String']['output'];
+  /** True once the account proved it reads mail at its address (verifyEmail, or a password reset). */
+  emailVerified: Scalars['Boolean']['output'];
   /** UUID */
   id: Scalars['ID']['output'];
+  /** The last successful sign-in; null before the first. */
+  lastLoginAt: Maybe<Scalars['DateTime']['output']>;
   /** What the account may do. */
   role: Role;
+  /** The account's live sessions, the most recently active first. Readable by the account itself and by ADMINs. */
+  sessions: Array<Session>;
 };

@@ -118,6 +118,15 @@ impl TestDb {
         }
     }
 
+    /// The number the one-value query `sql` (such as `SELECT count(*) ...`)
+    /// returns.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let value = self
+            .text(&format!("SELECT CAST(({sql}) AS TEXT) AS value"))
+            .await;
+        value.parse().unwrap()
+    }
+
     /// An SQL expression for the time `seconds` ago, in this backend's
     /// column type (`timestamptz`, or milliseconds on SQLite).
     pub fn ago(&self, seconds: i64) -> String {
