@@ -10,13 +10,15 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 
 use crate::auth::AuthService;
-use crate::config::{Config, CorsOrigins};
+use crate::config::{Config, ConfigError, CorsOrigins};
 use crate::db::Store;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http;
+use crate::mail::Mail;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -29,19 +31,49 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// The GraphQL schema, with the services its resolvers use.
     pub schema: AppSchema,
+    /// Mail delivery, when it is on.
+    pub mail: Option<Arc<Mail>>,
+    /// Tells the background tasks to stop.
+    stop: Arc<Notify>,
 }
 
 impl AppState {
-    /// Wires the services together.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        let auth = Arc::new(AuthService::new(&config, Arc::clone(&store)));
+    /// Wires the services together. Fails when the mail templates or
+    /// transport cannot be set up (the error names the variable).
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
+        let mail = Mail::new(&config)?.map(Arc::new);
+        let auth = Arc::new(AuthService::new(&config, Arc::clone(&store), mail.clone()));
         let schema = build_schema(&config, Arc::clone(&auth));
-        Self {
+        Ok(Self {
             config: Arc::new(config),
             store,
             auth,
             schema,
+            mail,
+            stop: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Starts the background tasks: the outbox worker (when mail is on) and
+    /// the housekeeping purge. `serve` calls this; tests that drive the
+    /// router in process call it themselves.
+    pub fn start_background(&self) {
+        self.start_mail_worker();
+        if let Some(interval) = self.config.housekeeping_interval {
+            tokio::spawn(crate::housekeeping::run(Arc::clone(&self.store), interval));
         }
+    }
+
+    /// Starts the outbox worker, when mail is on.
+    pub fn start_mail_worker(&self) {
+        if let Some(mail) = &self.mail {
+            mail.start_worker(Arc::clone(&self.store), Arc::clone(&self.stop));
+        }
+    }
+
+    /// Stops the outbox worker (between two emails, never mid-send).
+    pub fn stop_background(&self) {
+        self.stop.notify_waiters();
     }
 }
 
@@ -99,9 +131,10 @@ pub async fn serve(
             tracing::warn!("could not prepare the dummy password hash");
         }
     });
-    if let Some(interval) = state.config.housekeeping_interval {
-        tokio::spawn(crate::housekeeping::run(Arc::clone(&state.store), interval));
-    }
+    state.start_background();
     let limits = state.config.http;
-    http::server::run(listener, router(state), limits, shutdown).await
+    let stopper = state.clone();
+    let served = http::server::run(listener, router(state), limits, shutdown).await;
+    stopper.stop_background();
+    served
 }

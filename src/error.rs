@@ -29,6 +29,12 @@ pub enum AppError {
     Forbidden,
     /// A refresh token that is malformed, expired, revoked, used or foreign.
     InvalidRefreshToken,
+    /// A password-reset, email-verification or email-change token that is
+    /// malformed, expired, used, superseded or never issued: one answer for
+    /// all, so a guesser learns nothing about which.
+    InvalidToken,
+    /// The feature this field needs is switched off on this server (mail).
+    FeatureDisabled,
     /// Too many attempts; retry after this many whole seconds.
     RateLimited {
         /// Whole seconds until the next attempt may succeed.
@@ -54,6 +60,8 @@ impl AppError {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::FeatureDisabled => "FEATURE_DISABLED",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -68,6 +76,8 @@ impl AppError {
             Self::Unauthenticated => "a valid access token is required",
             Self::Forbidden => "not allowed for this account",
             Self::InvalidRefreshToken => "invalid refresh token",
+            Self::InvalidToken => "this link is invalid or has expired",
+            Self::FeatureDisabled => "this feature is not enabled on this server",
             Self::RateLimited { .. } => "too many attempts, try again later",
             Self::Internal(_) => "internal server error",
         }

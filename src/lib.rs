@@ -28,3 +28,4 @@ pub mod error;
 pub mod graphql;
 pub mod housekeeping;
 pub mod http;
+pub mod mail;

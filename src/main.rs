@@ -126,8 +126,14 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     if config.graphiql {
         tracing::info!(%address, "GraphiQL at http://{address}/graphql");
     }
+    match &config.mail {
+        Some(mail) => tracing::info!(transport = ?mail.transport, "mail delivery on"),
+        None => tracing::info!(
+            "mail delivery off (SMTP_URL unset): the fields that send mail answer FEATURE_DISABLED"
+        ),
+    }
     tracing::info!(%address, database = %config.database.describe(), "authql listening");
-    let state = AppState::new(config, store);
+    let state = AppState::new(config, store).map_err(|e| e.to_string())?;
     serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))

@@ -12,7 +12,7 @@
 //! installed beyond the database.
 //!
 //! Settings: `BENCH_SECONDS` (per scenario, default 10), `BENCH_ONLY` (a
-//! comma-separated subset of `me,sessions,refresh,login,register,storm,timing`) and
+//! comma-separated subset of `me,sessions,refresh,request_reset,login,register,storm,timing`) and
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`,
 //! or an SQLite one such as `sqlite:///tmp/authql-bench.db`; either way the
 //! database is dropped and recreated). `BENCH_BIN` benchmarks another
@@ -46,6 +46,7 @@ const BCRYPT_COST: u32 = 10;
 
 const ME: &str = "{ me { id email role } }";
 const SESSIONS: &str = "{ me { sessions { id current } } }";
+const REQUEST_RESET: &str = "mutation($e: String!) { requestPasswordReset(email: $e) }";
 const LOGIN: &str =
     "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }";
 const REGISTER: &str =
@@ -66,6 +67,9 @@ enum Load {
     Login,
     /// `register` with a new email each time.
     Register,
+    /// `requestPasswordReset`, the seeded account's address and an unknown
+    /// one in turn.
+    RequestReset,
 }
 
 fn body(query: &str, variables: Value) -> String {
@@ -117,6 +121,14 @@ async fn virtual_user(
             Load::Sessions(token) => (body(SESSIONS, json!({})), Some(token.as_str())),
             Load::Refresh => (body(REFRESH, json!({ "t": refresh })), None),
             Load::Login => (login_body(), None),
+            Load::RequestReset => {
+                let email = if n % 2 == 0 {
+                    SEED_EMAIL.to_owned()
+                } else {
+                    format!("nobody-{user}-{n}@bench.example")
+                };
+                (body(REQUEST_RESET, json!({ "e": email })), None)
+            }
             Load::Register => {
                 let email = format!("u{user}-{n}-{}@bench.example", std::process::id());
                 (
@@ -204,6 +216,31 @@ async fn fresh_database(url: &str) {
         .unwrap();
 }
 
+/// `requestPasswordReset` timing for the seeded (known) address and for
+/// unknown ones: `samples` sequential requests of each, interleaved;
+/// returns both medians in ms.
+async fn reset_timing(conn: &mut Conn, samples: usize) -> (f64, f64) {
+    let mut known = Vec::with_capacity(samples);
+    let mut unknown = Vec::with_capacity(samples);
+    for i in 0..samples {
+        for (email, times) in [
+            (SEED_EMAIL.to_owned(), &mut known),
+            (format!("nobody-timing-{i}@bench.example"), &mut unknown),
+        ] {
+            let body = body(REQUEST_RESET, json!({ "e": email }));
+            let sent = Instant::now();
+            conn.post(body, None).await;
+            times.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    (median(&mut known), median(&mut unknown))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// Login timing for an unknown email and for a wrong password: `samples`
 /// sequential logins of each, interleaved; returns both medians in ms.
 async fn login_timing(conn: &mut Conn, samples: usize) -> (f64, f64) {
@@ -223,10 +260,6 @@ async fn login_timing(conn: &mut Conn, samples: usize) -> (f64, f64) {
             times.push(sent.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     (median(&mut unknown), median(&mut wrong))
 }
 
@@ -308,6 +341,12 @@ async fn main() {
             32,
         ),
         ("refresh", "refresh", Load::Refresh, 32),
+        (
+            "request_reset",
+            "requestPasswordReset",
+            Load::RequestReset,
+            32,
+        ),
         ("login", "login (cost 10)", Load::Login, 32),
         ("register", "register (cost 10)", Load::Register, 32),
     ] {
@@ -335,6 +374,12 @@ async fn main() {
             "login timing, median of 200 each: unknown email {unknown:.1} ms, wrong password \
              {wrong:.1} ms, gap {:.1} %",
             100.0 * (unknown - wrong).abs() / wrong
+        );
+        let (known, unknown) = reset_timing(&mut conn, 200).await;
+        println!(
+            "requestPasswordReset timing, median of 200 each: known address {known:.2} ms, \
+             unknown {unknown:.2} ms, gap {:.1} %",
+            100.0 * (known - unknown).abs() / unknown
         );
     }
 

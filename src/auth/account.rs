@@ -11,11 +11,13 @@ use super::flows::store_failure;
 use super::{AuthService, Password, Principal};
 use crate::db::{DeleteAccount, EmailKey};
 use crate::error::AppError;
+use crate::mail::Kind;
 
 impl AuthService {
     /// Sets a new password after checking the current one, and ends every
     /// other session of the account (whoever knew the old password may hold
-    /// one); the caller's session lives on.
+    /// one) and every reset link; the caller's session lives on. The account
+    /// gets a notice when mail is on.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -32,13 +34,22 @@ impl AuthService {
             })?;
         self.check_password(principal, current, origin).await?;
         let hash = self.hasher.hash(new).await?;
+        let email = principal.user.email.as_str();
+        let notice = self
+            .mail
+            .as_deref()
+            .map(|mail| mail.compose(Kind::PasswordChanged, email, email, "", None));
+        let queued = notice.is_some();
         let ended = self
             .store
-            .change_password(principal.user.id, &hash, principal.session_id)
+            .change_password(principal.user.id, &hash, principal.session_id, notice)
             .await
             .map_err(store_failure)?
             // Deleted meanwhile: its token died with it.
             .ok_or(AppError::Unauthenticated)?;
+        if let (true, Some(mail)) = (queued, self.mail.as_deref()) {
+            mail.wake();
+        }
         audit::password_changed(origin, principal.user.id, principal.session_id, ended);
         Ok(())
     }

@@ -144,3 +144,17 @@ pub fn account_deleted(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::info!(target: "authql::audit", event = "account_deleted", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin), "account deleted");
 }
+
+/// A password-reset email was queued for an account (unknown addresses log
+/// nothing: they change nothing).
+pub fn password_reset_requested(origin: &Origin) {
+    tracing::info!(target: "authql::audit", event = "password_reset_requested",
+        client_ip = %ip(origin), "password reset requested");
+}
+
+/// A password was reset with an emailed link; every session ended and a
+/// new one started.
+pub fn password_reset(origin: &Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "password_reset", user_id = %user_id,
+        session_id = %session_id, client_ip = %ip(origin), "password reset");
+}

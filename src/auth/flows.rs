@@ -6,7 +6,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::audit::{self, LoginFailure, Origin};
-use super::limits::whole_seconds;
+use super::limits::limited_until;
 use super::tokens::IssuedRefresh;
 use super::{AuthService, Password, Principal, SignedIn, email};
 use crate::db::{
@@ -22,7 +22,7 @@ pub(super) fn store_failure(error: crate::db::StoreError) -> AppError {
 }
 
 /// A session about to be stored for a sign-in from `origin`.
-fn new_session(id: Uuid, refresh: &IssuedRefresh, origin: &Origin) -> NewSession {
+pub(super) fn new_session(id: Uuid, refresh: &IssuedRefresh, origin: &Origin) -> NewSession {
     NewSession {
         id,
         refresh_token: refresh.stored.clone(),
@@ -269,12 +269,7 @@ impl AuthService {
         if attempts.count <= limit.max {
             return Ok(());
         }
-        let left = (attempts.window_ends_at - Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        let retry_after = whole_seconds(left);
-        audit::rate_limited(origin, "email", retry_after);
-        Err(AppError::RateLimited { retry_after })
+        Err(limited_until(attempts.window_ends_at, origin, "email"))
     }
 
     pub(super) fn signed_in(

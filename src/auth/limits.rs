@@ -62,6 +62,22 @@ pub fn whole_seconds(left: Duration) -> u64 {
     seconds.max(1)
 }
 
+/// The answer to a request past a limit whose window ends at
+/// `window_ends_at`: `RATE_LIMITED` with the whole seconds left, logged as
+/// an audit event of `scope`.
+pub fn limited_until(
+    window_ends_at: chrono::DateTime<chrono::Utc>,
+    origin: &super::Origin,
+    scope: &'static str,
+) -> crate::error::AppError {
+    let left = (window_ends_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    let retry_after = whole_seconds(left);
+    super::audit::rate_limited(origin, scope, retry_after);
+    crate::error::AppError::RateLimited { retry_after }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,11 +13,14 @@ mod cpu_pool;
 pub mod email;
 mod flows;
 mod limits;
+mod link_token;
 pub mod password;
+mod reset;
 mod sessions;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -28,6 +31,7 @@ pub use tokens::TokenKeys;
 use crate::config::{Config, RateLimit};
 use crate::db::Store;
 use crate::domain::User;
+use crate::mail::Mail;
 
 /// The authentication flows, shared by every request.
 pub struct AuthService {
@@ -36,6 +40,16 @@ pub struct AuthService {
     tokens: TokenKeys,
     ip_limiter: Option<limits::IpLimiter>,
     login_limit: Option<RateLimit>,
+    /// `None` when no mail is set up: the fields that send mail answer
+    /// `FEATURE_DISABLED`.
+    mail: Option<Arc<Mail>>,
+    email_links: EmailLinks,
+}
+
+/// The lifetimes and limit of emailed links.
+struct EmailLinks {
+    reset_ttl: Duration,
+    limit: Option<RateLimit>,
 }
 
 /// The account and session behind a valid access token.
@@ -64,14 +78,20 @@ pub struct SignedIn {
 }
 
 impl AuthService {
-    /// Builds the service from the configuration and a store.
-    pub fn new(config: &Config, store: Arc<dyn Store>) -> Self {
+    /// Builds the service from the configuration, a store and the mail
+    /// delivery (`None` when mail is off).
+    pub fn new(config: &Config, store: Arc<dyn Store>, mail: Option<Arc<Mail>>) -> Self {
         Self {
             store,
             hasher: PasswordHasher::new(config.bcrypt_cost),
             tokens: TokenKeys::new(config),
             ip_limiter: config.rate_limit_ip.map(limits::IpLimiter::new),
             login_limit: config.rate_limit_login,
+            mail,
+            email_links: EmailLinks {
+                reset_ttl: config.password_reset_ttl,
+                limit: config.rate_limit_email,
+            },
         }
     }
 

@@ -5,11 +5,15 @@
 //! plain map through [`Config::from_lookup`], so parsing is tested without
 //! touching the process environment.
 
+mod mail;
 mod parse;
 
 use std::fmt;
 use std::time::Duration;
 
+pub use mail::{
+    EmailVerification, MailConfig, MailTransport, SmtpServer, SmtpTls, TOKEN_PLACEHOLDER,
+};
 pub use parse::parse_duration;
 use parse::{database, lifetime, parse_origins, rate_limit, secret, switch, whole_number};
 
@@ -178,6 +182,19 @@ pub struct Config {
     /// `HTTP_HEADER_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`, `HTTP_IDLE_TIMEOUT`,
     /// `HTTP_MAX_CONNECTIONS`.
     pub http: HttpLimits,
+    /// `SMTP_URL`, `MAIL_FROM`, the link URLs and templates; `None` when no
+    /// mail is set up (the fields that send mail answer `FEATURE_DISABLED`).
+    pub mail: Option<MailConfig>,
+    /// `APP_NAME`: the product name emails (and the TOTP issuer) use.
+    pub app_name: String,
+    /// `PASSWORD_RESET_EXPIRES`.
+    pub password_reset_ttl: Duration,
+    /// `EMAIL_VERIFY_EXPIRES`.
+    pub email_verify_ttl: Duration,
+    /// `EMAIL_VERIFICATION`.
+    pub email_verification: EmailVerification,
+    /// `RATE_LIMIT_EMAIL`: emails asked for per address; `None` when `0`.
+    pub rate_limit_email: Option<RateLimit>,
 }
 
 /// A setting that could not be used; names the variable.
@@ -243,6 +260,9 @@ impl Config {
         let secrets_generated = access_secret.1 || refresh_secret.1;
 
         let bcrypt_cost = whole_number(get("BCRYPT_COST"), "BCRYPT_COST", 12, 4..=31)?;
+
+        let mail = mail::mail(&get, production)?;
+        let email_verification = mail::verification(get("EMAIL_VERIFICATION"), mail.is_some())?;
 
         let cors_origins = match get("CORS_ORIGINS") {
             None if production => CorsOrigins::None,
@@ -326,6 +346,16 @@ impl Config {
                     1..=1_000_000,
                 )?,
             },
+            mail,
+            app_name: get("APP_NAME").unwrap_or_else(|| "authql".to_owned()),
+            password_reset_ttl: lifetime(
+                get("PASSWORD_RESET_EXPIRES"),
+                "PASSWORD_RESET_EXPIRES",
+                "1h",
+            )?,
+            email_verify_ttl: lifetime(get("EMAIL_VERIFY_EXPIRES"), "EMAIL_VERIFY_EXPIRES", "24h")?,
+            email_verification,
+            rate_limit_email: rate_limit(get("RATE_LIMIT_EMAIL"), "RATE_LIMIT_EMAIL", "3/15m")?,
         })
     }
 

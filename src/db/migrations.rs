@@ -93,7 +93,7 @@ mod tests {
                  VALUES (zeroblob(32), X'00000000000000000000000000000003', 1, 9, NULL);",
         )
         .unwrap();
-        assert_eq!(sqlite(&mut conn).unwrap().len(), 1);
+        conn.run_next_migration(SQLITE).unwrap();
         let survived = |conn: &mut SqliteConnection| {
             (
                 count(conn, "SELECT count(*) AS n FROM sessions"),

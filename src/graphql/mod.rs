@@ -7,6 +7,7 @@
 mod account;
 mod context;
 mod cookie;
+mod email_links;
 mod extension;
 mod resolvers;
 mod root_fields;
@@ -27,9 +28,15 @@ pub use root_fields::select_operation;
 use crate::auth::AuthService;
 use crate::config::{AppEnv, Config};
 
-/// Every mutation, one part per area.
+// Every mutation, one part per area (a plain comment: a doc comment would
+// become the type's description in the SDL).
+#[allow(missing_docs)]
 #[derive(MergedObject, Default)]
-pub struct Mutation(resolvers::SignInMutation, account::AccountMutation);
+pub struct Mutation(
+    resolvers::SignInMutation,
+    account::AccountMutation,
+    email_links::EmailLinkMutation,
+);
 
 /// The schema type served at `/graphql`.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

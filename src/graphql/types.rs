@@ -94,3 +94,12 @@ pub struct ChangePasswordInput {
     /// 8 to 72 bytes of UTF-8, without NUL bytes.
     pub new_password: String,
 }
+
+/// Input of `resetPassword`.
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// The token of the reset link (`#token=...`).
+    pub token: String,
+    /// 8 to 72 bytes of UTF-8, without NUL bytes.
+    pub new_password: String,
+}

@@ -78,7 +78,7 @@ fn with_no_database_url_the_data_lives_in_authql_db_in_the_working_directory() {
         "{text}"
     );
     assert!(text.contains("created the database"), "{text}");
-    assert_eq!(text.matches("applied migration").count(), 4, "{text}");
+    assert_eq!(text.matches("applied migration").count(), 5, "{text}");
     assert!(dir.join("authql.db").is_file());
     // The second start finds its file and its tables.
     let again = stderr_and_out(&authql_in(&dir, &["migrate"], &[]));

@@ -25,6 +25,7 @@ mod operations;
 mod properties;
 mod refresh;
 mod register;
+mod reset;
 mod schema;
 mod sessions;
 mod snapshots;

@@ -1,7 +1,9 @@
 //! The PostgreSQL backend: a deadpool of fully async diesel connections.
 
+mod email;
 mod limits;
 mod models;
+mod outbox;
 mod purge;
 mod schema;
 mod sessions;
@@ -14,6 +16,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use deadpool::Runtime;
 use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
@@ -27,8 +30,9 @@ use uuid::Uuid;
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EndSession, LoginLookup,
-    NewRefreshToken, NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, bounded,
+    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EmailRequested, EndSession,
+    LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
+    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, bounded,
 };
 use crate::domain::{EndReason, Session, User};
 
@@ -183,11 +187,53 @@ impl Store for PgStore {
         user_id: Uuid,
         password_hash: &str,
         keep: Uuid,
+        notice: Option<NewEmail>,
     ) -> Result<Option<u64>, StoreError> {
         bounded(async {
-            users::change_password(&mut *self.conn().await?, user_id, password_hash, keep).await
+            let mut conn = self.conn().await?;
+            users::change_password(&mut conn, user_id, password_hash, keep, notice.as_ref()).await
         })
         .await
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: ResetRequest,
+    ) -> Result<EmailRequested, StoreError> {
+        bounded(async { email::request_reset(&mut *self.conn().await?, &request).await }).await
+    }
+
+    async fn email_token_account(
+        &self,
+        token: &TokenHash,
+        purpose: TokenPurpose,
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        bounded(async { email::token_account(&mut *self.conn().await?, token, purpose).await })
+            .await
+    }
+
+    async fn reset_password(&self, reset: PasswordReset) -> Result<Option<User>, StoreError> {
+        bounded(async { email::reset_password(&mut *self.conn().await?, &reset).await }).await
+    }
+
+    async fn claim_emails(
+        &self,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<QueuedEmail>, StoreError> {
+        bounded(async { outbox::claim(&mut *self.conn().await?, limit, lease_until).await }).await
+    }
+
+    async fn email_sent(&self, id: Uuid) -> Result<(), StoreError> {
+        bounded(async { outbox::sent(&mut *self.conn().await?, id).await }).await
+    }
+
+    async fn email_failed(
+        &self,
+        id: Uuid,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        bounded(async { outbox::failed(&mut *self.conn().await?, id, retry_at).await }).await
     }
 
     async fn delete_account(&self, user_id: Uuid) -> Result<DeleteAccount, StoreError> {

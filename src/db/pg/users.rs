@@ -2,14 +2,17 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{UserColumns, UserRow};
+use super::outbox;
 use super::schema::users;
 use crate::db::prepared::{Bind, Prepared, Statement};
-use crate::db::{CreateUserError, Credentials, DeleteAccount, NewSession, NewUser, StoreError};
+use crate::db::{
+    CreateUserError, Credentials, DeleteAccount, NewEmail, NewSession, NewUser, StoreError,
+};
 use crate::domain::{Role, User};
 
 /// The unique constraint on `users.email` (see the first migration).
@@ -85,39 +88,57 @@ pub(super) async fn find_credentials(
     .transpose()
 }
 
-/// Sets the hash and ends the account's other live sessions, in one
-/// statement; counts the account (0 when it is gone) and the sessions ended.
+/// Sets the hash, ends the account's other live sessions and its reset
+/// tokens, in one statement; counts the account (0 when it is gone) and the
+/// sessions ended, and returns its address (for the notice).
 struct ChangePassword;
 
 impl Statement for ChangePassword {
-    type Row = (BigInt, BigInt);
+    type Row = (BigInt, BigInt, Nullable<Text>);
     const SQL: &'static str = "
 WITH account AS (
-    UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id
+    UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id, email
 ), ended AS (
     UPDATE sessions SET ended_at = now(), end_reason = 'password_changed'
     WHERE user_id = (SELECT id FROM account) AND id <> $3
       AND ended_at IS NULL AND expires_at > now()
     RETURNING id
+), tokens AS (
+    UPDATE email_tokens SET ended_at = now()
+    WHERE user_id = (SELECT id FROM account) AND purpose = 'password_reset' AND ended_at IS NULL
 )
-SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM ended)";
+SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM ended), (SELECT email FROM account)";
 }
 
-/// See [`crate::db::Store::change_password`].
+/// See [`crate::db::Store::change_password`]: the change and its notice
+/// commit together.
 pub async fn change_password(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     password_hash: &str,
     keep: Uuid,
+    notice: Option<&NewEmail>,
 ) -> Result<Option<u64>, StoreError> {
-    let (accounts, ended): (i64, i64) = Prepared::<ChangePassword>::new(vec![
-        Bind::Uuid(user_id),
-        Bind::Text(password_hash),
-        Bind::Uuid(keep),
-    ])
-    .get_result(conn)
-    .await?;
-    Ok((accounts > 0).then_some(ended as u64))
+    conn.transaction(async |conn| {
+        let (accounts, ended, email): (i64, i64, Option<String>) =
+            Prepared::<ChangePassword>::new(vec![
+                Bind::Uuid(user_id),
+                Bind::Text(password_hash),
+                Bind::Uuid(keep),
+            ])
+            .get_result(conn)
+            .await?;
+        if accounts == 0 {
+            return Ok(None);
+        }
+        if let (Some(notice), Some(email)) = (notice, email) {
+            let mut notice = notice.clone();
+            notice.recipient = email;
+            outbox::queue(conn, &notice).await?;
+        }
+        Ok(Some(ended as u64))
+    })
+    .await
 }
 
 /// See [`crate::db::Store::delete_account`].

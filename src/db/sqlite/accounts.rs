@@ -11,7 +11,8 @@ use super::rows::{self, UserColumns, UserRow, user_columns};
 use super::sessions;
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, Credentials, DeleteAccount, EmailKey, EndReason, LoginLookup, NewSession, NewUser,
+    Attempts, Credentials, DeleteAccount, EmailKey, EndReason, LoginLookup, NewEmail, NewSession,
+    NewUser, TokenPurpose,
 };
 use crate::domain::{Role, User};
 
@@ -149,8 +150,8 @@ pub fn count_and_find(
 struct SetPassword;
 
 impl Statement for SetPassword {
-    type Row = Integer;
-    const SQL: &'static str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+    type Row = Text;
+    const SQL: &'static str = "UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING email";
 }
 
 /// See [`crate::db::Store::change_password`]: the hash and the other
@@ -160,14 +161,22 @@ pub fn change_password(
     user_id: Uuid,
     password_hash: &str,
     keep: Uuid,
+    notice: Option<&NewEmail>,
 ) -> QueryResult<Option<u64>> {
-    let updated =
-        Prepared::<SetPassword>::new(vec![Bind::Text(password_hash), Bind::Uuid(user_id)])
-            .execute(conn)?;
-    if updated == 0 {
+    let email = Prepared::<SetPassword>::new(vec![Bind::Text(password_hash), Bind::Uuid(user_id)])
+        .get_result::<String>(conn)
+        .optional()?;
+    let Some(email) = email else {
         return Ok(None);
+    };
+    let ended = sessions::end_others(conn, user_id, keep, EndReason::PasswordChanged)?;
+    super::email::end_tokens(conn, user_id, TokenPurpose::PasswordReset)?;
+    if let Some(notice) = notice {
+        let mut notice = notice.clone();
+        notice.recipient = email;
+        super::outbox::queue(conn, &notice)?;
     }
-    sessions::end_others(conn, user_id, keep, EndReason::PasswordChanged).map(Some)
+    Ok(Some(ended))
 }
 
 struct RoleOf;

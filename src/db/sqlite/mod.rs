@@ -11,6 +11,8 @@
 //! SQLite database shared by one instance has.
 
 mod accounts;
+mod email;
+mod outbox;
 mod purge;
 mod rows;
 mod sessions;
@@ -22,6 +24,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use deadpool::Runtime;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, ConnectionError, ConnectionResult, QueryResult, SqliteConnection};
@@ -35,8 +38,9 @@ use uuid::Uuid;
 use writer::Writer;
 
 use super::{
-    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EndSession, LoginLookup,
-    NewRefreshToken, NewSession, NewUser, Purged, Rotation, Store, StoreError, TokenHash, bounded,
+    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EmailRequested, EndSession,
+    LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
+    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, bounded,
 };
 use crate::config::SqliteFile;
 use crate::domain::{EndReason, Session, User};
@@ -313,9 +317,57 @@ impl Store for SqliteStore {
         user_id: Uuid,
         password_hash: &str,
         keep: Uuid,
+        notice: Option<NewEmail>,
     ) -> Result<Option<u64>, StoreError> {
         let hash = password_hash.to_owned();
-        self.write(move |conn| accounts::change_password(conn, user_id, &hash, keep))
+        self.write(move |conn| {
+            accounts::change_password(conn, user_id, &hash, keep, notice.as_ref())
+        })
+        .await
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: ResetRequest,
+    ) -> Result<EmailRequested, StoreError> {
+        self.write(move |conn| email::request_reset(conn, &request))
+            .await
+    }
+
+    async fn email_token_account(
+        &self,
+        token: &TokenHash,
+        purpose: TokenPurpose,
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        let token = token.clone();
+        self.read(move |conn| email::token_account(conn, &token, purpose))
+            .await
+    }
+
+    async fn reset_password(&self, reset: PasswordReset) -> Result<Option<User>, StoreError> {
+        self.write(move |conn| email::reset_password(conn, &reset))
+            .await
+    }
+
+    async fn claim_emails(
+        &self,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<QueuedEmail>, StoreError> {
+        self.write(move |conn| outbox::claim(conn, limit, lease_until))
+            .await
+    }
+
+    async fn email_sent(&self, id: Uuid) -> Result<(), StoreError> {
+        self.write(move |conn| outbox::sent(conn, id)).await
+    }
+
+    async fn email_failed(
+        &self,
+        id: Uuid,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| outbox::failed(conn, id, retry_at))
             .await
     }
 

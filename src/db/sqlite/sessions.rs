@@ -272,14 +272,27 @@ struct EndAll;
 impl Statement for EndAll {
     type Row = Integer;
     const SQL: &'static str = "
-UPDATE sessions SET ended_at = $1, end_reason = 'logout_all'
+UPDATE sessions SET ended_at = $1, end_reason = $3
 WHERE user_id = $2 AND ended_at IS NULL AND expires_at > $1";
 }
 
 /// See [`crate::db::Store::end_all_sessions`].
 pub fn end_all(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<u64> {
-    let ended =
-        Prepared::<EndAll>::new(vec![Bind::Int(rows::now()), Bind::Uuid(user_id)]).execute(conn)?;
+    end_all_for(conn, user_id, EndReason::LogoutAll)
+}
+
+/// Ends every live session of the account, for `reason`.
+pub fn end_all_for(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    reason: EndReason,
+) -> QueryResult<u64> {
+    let ended = Prepared::<EndAll>::new(vec![
+        Bind::Int(rows::now()),
+        Bind::Uuid(user_id),
+        Bind::Text(reason.as_str()),
+    ])
+    .execute(conn)?;
     Ok(ended as u64)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod proxy;
+pub mod smtp;
 pub mod tokens;
 
 use std::collections::HashMap;
@@ -176,7 +177,8 @@ impl TestApp {
             // Opened (created, migrated) as `authql` does it.
             database => authql::db::open(database, pool_size).await.unwrap().store,
         };
-        let state = AppState::new(config, store);
+        let state = AppState::new(config, store).unwrap();
+        state.start_mail_worker();
         Self {
             router: router(state.clone()),
             state,

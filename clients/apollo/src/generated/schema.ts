@@ -45,7 +45,6 @@ export type LoginInput = {
   password: Scalars['String']['input'];
 };
 
-/** Every mutation, one part per area. */
 export type Mutation = {
   __typename?: 'Mutation';
   /** Changes the password after checking the current one; ends every other session (the caller's lives on). */
@@ -64,48 +63,55 @@ export type Mutation = {
   refreshToken: AuthPayload;
   /** Creates an account with role USER and signs it in. */
   register: AuthPayload;
+  /** Emails a single-use password-reset link if the address has an enabled account. Always true: the answer never tells whether it has. */
+  requestPasswordReset: Scalars['Boolean']['output'];
+  /** Sets a new password with the token of a reset email, ends every session of the account, marks its email verified and signs in. */
+  resetPassword: AuthPayload;
   /** Ends one of the account's sessions. True when a live session was ended; false when it had already ended or is not the account's. */
   revokeSession: Scalars['Boolean']['output'];
 };
 
 
-/** Every mutation, one part per area. */
 export type MutationChangePasswordArgs = {
   input: ChangePasswordInput;
 };
 
 
-/** Every mutation, one part per area. */
 export type MutationDeleteAccountArgs = {
   password: Scalars['String']['input'];
 };
 
 
-/** Every mutation, one part per area. */
 export type MutationLoginArgs = {
   input: LoginInput;
 };
 
 
-/** Every mutation, one part per area. */
 export type MutationLogoutArgs = {
   refreshToken: InputMaybe<Scalars['String']['input']>;
 };
 
 
-/** Every mutation, one part per area. */
 export type MutationRefreshTokenArgs = {
   refreshToken: InputMaybe<Scalars['String']['input']>;
 };
 
 
-/** Every mutation, one part per area. */
 export type MutationRegisterArgs = {
   input: RegisterInput;
 };
 
 
-/** Every mutation, one part per area. */
+export type MutationRequestPasswordResetArgs = {
+  email: Scalars['String']['input'];
+};
+
+
+export type MutationResetPasswordArgs = {
+  input: ResetPasswordInput;
+};
+
+
 export type MutationRevokeSessionArgs = {
   id: Scalars['ID']['input'];
 };
@@ -122,6 +128,14 @@ export type RegisterInput = {
   email: Scalars['String']['input'];
   /** 8 to 72 bytes of UTF-8. */
   password: Scalars['String']['input'];
+};
+
+/** Input of `resetPassword`. */
+export type ResetPasswordInput = {
+  /** 8 to 72 bytes of UTF-8, without NUL bytes. */
+  newPassword: Scalars['String']['input'];
+  /** The token of the reset link (`#token=...`). */
+  token: Scalars['String']['input'];
 };
 
 /** What an account may do. */

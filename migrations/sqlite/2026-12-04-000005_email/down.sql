@@ -1,0 +1,3 @@
+DROP TABLE email_requests;
+DROP TABLE outbox;
+DROP TABLE email_tokens;

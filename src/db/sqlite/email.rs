@@ -1,0 +1,186 @@
+//! Emailed-link tokens on SQLite: asking for a password reset, checking a
+//! token, and spending it. Each runs as one write of the write queue, so
+//! its reads see exactly what it then changes.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Binary, Integer, Text};
+use uuid::Uuid;
+
+use super::rows::{self, UserColumns, UserRow, user_columns};
+use super::{outbox, sessions};
+use crate::db::prepared::{Bind, Prepared, Statement};
+use crate::db::{
+    Attempts, EmailKey, EmailRequested, PasswordReset, ResetRequest, TokenHash, TokenPurpose,
+};
+use crate::domain::{EndReason, User};
+
+struct CountRequest;
+
+impl Statement for CountRequest {
+    type Row = (Integer, BigInt);
+    const SQL: &'static str = "
+INSERT INTO email_requests (email_hash, requests, window_ends_at) VALUES ($1, 1, $2)
+ON CONFLICT (email_hash) DO UPDATE SET
+    requests = CASE WHEN window_ends_at <= $3 THEN 1 ELSE requests + 1 END,
+    window_ends_at = CASE WHEN window_ends_at <= $3 THEN excluded.window_ends_at
+                          ELSE window_ends_at END
+RETURNING requests, window_ends_at";
+}
+
+struct AccountId;
+
+impl Statement for AccountId {
+    type Row = Binary;
+    const SQL: &'static str = "SELECT id FROM users WHERE email = $1";
+}
+
+struct EndTokens;
+
+impl Statement for EndTokens {
+    type Row = Integer;
+    const SQL: &'static str = "
+UPDATE email_tokens SET ended_at = $3 WHERE user_id = $1 AND purpose = $2 AND ended_at IS NULL";
+}
+
+struct InsertToken;
+
+impl Statement for InsertToken {
+    type Row = Integer;
+    const SQL: &'static str = "
+INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)";
+}
+
+/// Ends every token of `purpose` of the account.
+pub fn end_tokens(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+) -> QueryResult<()> {
+    Prepared::<EndTokens>::new(vec![
+        Bind::Uuid(user_id),
+        Bind::Text(purpose.as_str()),
+        Bind::Int(rows::now()),
+    ])
+    .execute(conn)
+    .map(drop)
+}
+
+/// See [`crate::db::Store::request_password_reset`].
+pub fn request_reset(
+    conn: &mut SqliteConnection,
+    request: &ResetRequest,
+) -> QueryResult<EmailRequested> {
+    let now = rows::now();
+    let (count, window_ends_at): (i32, i64) = Prepared::<CountRequest>::new(vec![
+        Bind::Bytes(request.counter.key.as_bytes()),
+        Bind::Int(rows::millis(request.counter.new_window_ends_at)),
+        Bind::Int(now),
+    ])
+    .get_result(conn)?;
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    if count > request.counter.max {
+        return Ok(EmailRequested::Limited(Attempts {
+            count,
+            window_ends_at: rows::time(window_ends_at)?,
+        }));
+    }
+    let account = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])
+        .get_result::<Vec<u8>>(conn)
+        .optional()?;
+    let Some(account) = account else {
+        return Ok(EmailRequested::NotQueued);
+    };
+    let user_id = rows::uuid(&account)?;
+    end_tokens(conn, user_id, TokenPurpose::PasswordReset)?;
+    Prepared::<InsertToken>::new(vec![
+        Bind::Bytes(request.token.hash.as_bytes()),
+        Bind::Uuid(user_id),
+        Bind::Text(TokenPurpose::PasswordReset.as_str()),
+        Bind::Text(&request.email),
+        Bind::Int(now),
+        Bind::Int(rows::millis(request.token.expires_at)),
+    ])
+    .execute(conn)?;
+    let mut email = request.email_out.clone();
+    email.recipient.clone_from(&request.email);
+    outbox::queue(conn, &email)?;
+    Ok(EmailRequested::Queued)
+}
+
+/// The account of a live token of a purpose; one issued for an address the
+/// account no longer has is dead (an email change's names the new one).
+struct LiveToken;
+
+impl Statement for LiveToken {
+    type Row = (Binary, Text);
+    const SQL: &'static str = "
+SELECT t.user_id, u.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.purpose = $2 AND t.ended_at IS NULL AND t.expires_at > $3
+  AND (t.purpose = 'email_change' OR t.email = u.email)";
+}
+
+/// See [`crate::db::Store::email_token_account`].
+pub fn token_account(
+    conn: &mut SqliteConnection,
+    token: &TokenHash,
+    purpose: TokenPurpose,
+) -> QueryResult<Option<(Uuid, String)>> {
+    let found = Prepared::<LiveToken>::new(vec![
+        Bind::Bytes(token.as_bytes()),
+        Bind::Text(purpose.as_str()),
+        Bind::Int(rows::now()),
+    ])
+    .get_result::<(Vec<u8>, String)>(conn)
+    .optional()?;
+    found
+        .map(|(id, email)| Ok((rows::uuid(&id)?, email)))
+        .transpose()
+}
+
+struct SpendToken;
+
+impl Statement for SpendToken {
+    type Row = Integer;
+    const SQL: &'static str = "UPDATE email_tokens SET ended_at = $2 WHERE token_hash = $1";
+}
+
+struct ApplyReset;
+
+impl Statement for ApplyReset {
+    type Row = UserColumns;
+    const SQL: &'static str = concat!(
+        "UPDATE users SET password_hash = $2, email_verified = 1 WHERE id = $1 RETURNING ",
+        user_columns!()
+    );
+}
+
+/// See [`crate::db::Store::reset_password`].
+pub fn reset_password(
+    conn: &mut SqliteConnection,
+    reset: &PasswordReset,
+) -> QueryResult<Option<User>> {
+    let Some((user_id, _)) = token_account(conn, &reset.token, TokenPurpose::PasswordReset)? else {
+        return Ok(None);
+    };
+    let now = rows::now();
+    Prepared::<SpendToken>::new(vec![Bind::Bytes(reset.token.as_bytes()), Bind::Int(now)])
+        .execute(conn)?;
+    let row: UserRow =
+        Prepared::<ApplyReset>::new(vec![Bind::Uuid(user_id), Bind::Text(&reset.password_hash)])
+            .get_result(conn)?;
+    sessions::end_all_for(conn, user_id, EndReason::PasswordReset)?;
+    end_tokens(conn, user_id, TokenPurpose::PasswordReset)?;
+    let mut user = rows::user(row)?;
+    // The person proved they read this mailbox: whatever a guesser did to
+    // the login limit of the address is forgiven.
+    let key = EmailKey::of(&user.email);
+    sessions::create(conn, user_id, &reset.session, Some(&key))?;
+    user.last_login_at = Some(rows::time(now)?);
+    if let Some(notice) = &reset.notice {
+        let mut notice = notice.clone();
+        notice.recipient.clone_from(&user.email);
+        outbox::queue(conn, &notice)?;
+    }
+    Ok(Some(user))
+}
