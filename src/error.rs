@@ -35,6 +35,9 @@ pub enum AppError {
     InvalidToken,
     /// The feature this field needs is switched off on this server (mail).
     FeatureDisabled,
+    /// `EMAIL_VERIFICATION=required`: the account's address is not verified
+    /// yet, so no session starts.
+    EmailNotVerified,
     /// Too many attempts; retry after this many whole seconds.
     RateLimited {
         /// Whole seconds until the next attempt may succeed.
@@ -62,6 +65,7 @@ impl AppError {
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::FeatureDisabled => "FEATURE_DISABLED",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -78,6 +82,7 @@ impl AppError {
             Self::InvalidRefreshToken => "invalid refresh token",
             Self::InvalidToken => "this link is invalid or has expired",
             Self::FeatureDisabled => "this feature is not enabled on this server",
+            Self::EmailNotVerified => "confirm your email address first: see the link we sent",
             Self::RateLimited { .. } => "too many attempts, try again later",
             Self::Internal(_) => "internal server error",
         }

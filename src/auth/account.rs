@@ -81,7 +81,7 @@ impl AuthService {
 
     /// Checks the signed-in account's password as a login of its email
     /// would be checked: counted, limited, and with the same bcrypt work.
-    async fn check_password(
+    pub(super) async fn check_password(
         &self,
         principal: &Principal,
         password: Password,

@@ -158,3 +158,16 @@ pub fn password_reset(origin: &Origin, user_id: Uuid, session_id: Uuid) {
     tracing::info!(target: "authql::audit", event = "password_reset", user_id = %user_id,
         session_id = %session_id, client_ip = %ip(origin), "password reset");
 }
+
+/// An address was verified (or changed) with an emailed link.
+pub fn email_verified(origin: &Origin, user_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "email_verified", user_id = %user_id,
+        client_ip = %ip(origin), "email verified");
+}
+
+/// A change of address was asked for; the link went to the new address.
+pub fn email_change_requested(origin: &Origin, user_id: Uuid, session_id: Uuid) {
+    tracing::info!(target: "authql::audit", event = "email_change_requested",
+        user_id = %user_id, session_id = %session_id, client_ip = %ip(origin),
+        "email change requested");
+}

@@ -9,6 +9,7 @@ use super::audit::{self, LoginFailure, Origin};
 use super::limits::limited_until;
 use super::tokens::IssuedRefresh;
 use super::{AuthService, Password, Principal, SignedIn, email};
+use crate::config::EmailVerification;
 use crate::db::{
     AttemptCounter, Attempts, CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation,
     TokenHash,
@@ -55,18 +56,35 @@ impl AuthService {
         let user_id = Uuid::new_v4();
         let session_id = Uuid::new_v4();
         let refresh = self.tokens.issue_refresh(user_id, session_id)?;
+        // EMAIL_VERIFICATION: `optional` and `required` queue a link with the
+        // account; `required` starts no session until it is used.
+        let verification = match self.email_links.verification {
+            EmailVerification::Off => None,
+            EmailVerification::Optional | EmailVerification::Required => {
+                self.verification_link(&email)?
+            }
+        };
+        let required = self.email_links.verification == EmailVerification::Required;
         let new_user = NewUser {
             id: user_id,
             email,
             password_hash,
+            verification,
         };
-        let session = new_session(session_id, &refresh, origin);
+        let session = (!required).then(|| new_session(session_id, &refresh, origin));
+        let queued = new_user.verification.is_some();
         let user = match self.store.create_user(new_user, session).await {
             Ok(user) => user,
             Err(CreateUserError::EmailTaken) => return Err(AppError::EmailTaken),
             Err(CreateUserError::Store(error)) => return Err(store_failure(error)),
         };
+        if let (true, Some(mail)) = (queued, self.mail.as_deref()) {
+            mail.wake();
+        }
         audit::registered(origin, user.id, session_id);
+        if required {
+            return Err(AppError::EmailNotVerified);
+        }
         self.signed_in(user, session_id, refresh)
     }
 
@@ -114,6 +132,11 @@ impl AuthService {
             }
         };
 
+        // Only now, after the password matched: an unverified address is not
+        // revealed to someone who does not know the password.
+        if self.email_links.verification == EmailVerification::Required && !user.email_verified {
+            return Err(AppError::EmailNotVerified);
+        }
         let session_id = Uuid::new_v4();
         let refresh = self.tokens.issue_refresh(user.id, session_id)?;
         let session = new_session(session_id, &refresh, origin);

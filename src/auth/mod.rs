@@ -18,6 +18,7 @@ pub mod password;
 mod reset;
 mod sessions;
 pub mod tokens;
+mod verification;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,7 @@ pub use audit::Origin;
 pub use password::{Password, PasswordHasher};
 pub use tokens::TokenKeys;
 
-use crate::config::{Config, RateLimit};
+use crate::config::{Config, EmailVerification, RateLimit};
 use crate::db::Store;
 use crate::domain::User;
 use crate::mail::Mail;
@@ -46,10 +47,12 @@ pub struct AuthService {
     email_links: EmailLinks,
 }
 
-/// The lifetimes and limit of emailed links.
+/// The lifetimes and limit of emailed links, and `EMAIL_VERIFICATION`.
 struct EmailLinks {
     reset_ttl: Duration,
+    verify_ttl: Duration,
     limit: Option<RateLimit>,
+    verification: EmailVerification,
 }
 
 /// The account and session behind a valid access token.
@@ -90,7 +93,9 @@ impl AuthService {
             mail,
             email_links: EmailLinks {
                 reset_ttl: config.password_reset_ttl,
+                verify_ttl: config.email_verify_ttl,
                 limit: config.rate_limit_email,
+                verification: config.email_verification,
             },
         }
     }

@@ -19,7 +19,7 @@ use crate::db::{
     TokenPurpose,
 };
 use crate::error::AppError;
-use crate::mail::Kind;
+use crate::mail::{Kind, Mail};
 
 impl AuthService {
     /// Queues a reset link for `raw_email` if it has an account. Always
@@ -30,12 +30,7 @@ impl AuthService {
         raw_email: &str,
         origin: &Origin,
     ) -> Result<(), AppError> {
-        self.check_ip(origin)?;
-        let mail = self.mail.as_deref().ok_or(AppError::FeatureDisabled)?;
-        let email = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
-            field: "email",
-            message,
-        })?;
+        let (mail, email) = self.mail_request(raw_email, origin)?;
         let (token, hash) = link_token::generate()?;
         let ttl = self.email_links.reset_ttl;
         let link = mail.reset_link(&token);
@@ -120,8 +115,24 @@ impl AuthService {
         self.signed_in(user, session_id, refresh)
     }
 
+    /// The first steps of a public request for an email: the IP limit, mail
+    /// being on, and the address's format (the only thing it may refuse).
+    pub(super) fn mail_request(
+        &self,
+        raw_email: &str,
+        origin: &Origin,
+    ) -> Result<(&Mail, String), AppError> {
+        self.check_ip(origin)?;
+        let mail = self.mail.as_deref().ok_or(AppError::FeatureDisabled)?;
+        let address = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
+            field: "email",
+            message,
+        })?;
+        Ok((mail, address))
+    }
+
     /// Where a request for an email to `email` is counted.
-    fn email_counter(&self, email: &str) -> Result<EmailCounter, AppError> {
+    pub(super) fn email_counter(&self, email: &str) -> Result<EmailCounter, AppError> {
         let (max, window) = match self.email_links.limit {
             Some(limit) => (limit.max, limit.window),
             None => (u32::MAX, std::time::Duration::from_secs(60)),
@@ -134,6 +145,6 @@ impl AuthService {
     }
 }
 
-fn chrono_duration(d: std::time::Duration) -> Result<chrono::Duration, AppError> {
+pub(super) fn chrono_duration(d: std::time::Duration) -> Result<chrono::Duration, AppError> {
     chrono::Duration::from_std(d).map_err(|_| AppError::internal("a lifetime is out of range"))
 }

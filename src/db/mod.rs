@@ -206,6 +206,18 @@ pub struct NewUser {
     pub email: String,
     /// A bcrypt hash.
     pub password_hash: String,
+    /// A verification link to store and email with the account
+    /// (`EMAIL_VERIFICATION` optional or required).
+    pub verification: Option<NewVerification>,
+}
+
+/// A verification token and the email that carries it.
+#[derive(Debug, Clone)]
+pub struct NewVerification {
+    /// The token to store.
+    pub token: NewEmailToken,
+    /// The email to queue.
+    pub email: NewEmail,
 }
 
 /// Why an account could not be created.
@@ -353,6 +365,29 @@ pub enum EmailRequested {
     NotQueued,
 }
 
+/// What [`Store::request_email_change`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailChangeRequested {
+    /// Past `RATE_LIMIT_EMAIL`.
+    Limited(Attempts),
+    /// An account has the new address.
+    Taken,
+    /// The token is stored and both emails queued.
+    Queued,
+}
+
+/// What [`Store::verify_email`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// The account, its address now verified (and changed, for an email
+    /// change).
+    Account(User),
+    /// An email-change token whose address another account took meanwhile.
+    Taken,
+    /// No live token of either kind.
+    Invalid,
+}
+
 /// `resetPassword` as one atomic step.
 #[derive(Debug, Clone)]
 pub struct PasswordReset {
@@ -373,13 +408,40 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database does (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Creates the account and its first session (a sign-in) in one
+    /// Creates the account, its first session (a sign-in; none when
+    /// `session` is `None`) and its verification link and email, in one
     /// transaction.
     async fn create_user(
         &self,
         user: NewUser,
-        session: NewSession,
+        session: Option<NewSession>,
     ) -> Result<User, CreateUserError>;
+
+    /// Counts the request, and when it is within the limit and the address
+    /// has an account whose address is not verified yet: ends its earlier
+    /// verification tokens, stores the new one and queues its email. All in
+    /// one transaction.
+    async fn request_email_verification(
+        &self,
+        request: ResetRequest,
+    ) -> Result<EmailRequested, StoreError>;
+
+    /// For `requestEmailChange` of `user_id` to `request.email`: counts the
+    /// request on the new address; within the limit, unless an account has
+    /// that address, ends the account's earlier email-change tokens, stores
+    /// the new one and queues `request.email_out` (to the new address) and
+    /// `notice` (to the current one). All in one transaction.
+    async fn request_email_change(
+        &self,
+        user_id: Uuid,
+        request: ResetRequest,
+        notice: NewEmail,
+    ) -> Result<EmailChangeRequested, StoreError>;
+
+    /// Spends a live verification or email-change token: marks the address
+    /// verified, and for an email change moves the account to the token's
+    /// address, in one transaction.
+    async fn verify_email(&self, token: &TokenHash) -> Result<Verified, StoreError>;
 
     /// The first step of a login, in one round trip: counts the attempt
     /// against `counter` (when the per-email limit is on) and reads the

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::context::{Authenticated, auth_service as auth, principal, request_context};
 use super::cookie::clear_refresh_cookie;
 use super::resolvers::origin;
-use super::types::ChangePasswordInput;
+use super::types::{ChangePasswordInput, EmailChangeInput};
 use crate::auth::Password;
 
 /// The caller's session just ended: later fields of the request are refused
@@ -59,6 +59,24 @@ impl AccountMutation {
                 principal(ctx).await?,
                 Password::new(input.current_password),
                 Password::new(input.new_password),
+                origin(ctx)?,
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Starts changing the address: emails a confirmation link to the new address and a notice to the old one; the address changes when the link is used.
+    #[graphql(guard = "Authenticated")]
+    async fn request_email_change(
+        &self,
+        ctx: &Context<'_>,
+        input: EmailChangeInput,
+    ) -> Result<bool> {
+        auth(ctx)?
+            .request_email_change(
+                principal(ctx).await?,
+                &input.new_email,
+                Password::new(input.password),
                 origin(ctx)?,
             )
             .await?;

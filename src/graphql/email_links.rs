@@ -6,6 +6,7 @@ use async_graphql::{Context, Object, Result};
 use super::context::auth_service as auth;
 use super::resolvers::{origin, payload};
 use super::types::{AuthPayload, ResetPasswordInput};
+use super::user::UserObject;
 use crate::auth::Password;
 
 /// Mutations of emailed links.
@@ -36,5 +37,19 @@ impl EmailLinkMutation {
             )
             .await?;
         Ok(payload(ctx, signed_in))
+    }
+
+    /// Emails a verification link if the address has an unverified account. Always true: the answer never tells whether it has.
+    async fn request_email_verification(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        auth(ctx)?
+            .request_email_verification(&email, origin(ctx)?)
+            .await?;
+        Ok(true)
+    }
+
+    /// Confirms an address with the token of a verification or email-change email; does not sign in.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<UserObject> {
+        let user = auth(ctx)?.verify_email(&token, origin(ctx)?).await?;
+        Ok(UserObject::new(user))
     }
 }

@@ -103,3 +103,12 @@ pub struct ResetPasswordInput {
     /// 8 to 72 bytes of UTF-8, without NUL bytes.
     pub new_password: String,
 }
+
+/// Input of `requestEmailChange`.
+#[derive(InputObject)]
+pub struct EmailChangeInput {
+    /// The address to move to (trimmed and lowercased).
+    pub new_email: String,
+    /// The account's password.
+    pub password: String,
+}

@@ -76,7 +76,7 @@ async fn a_database_outage_is_503_and_internal_errors_then_recovery() {
 /// SQLite has no server to lose: its outage is another process holding the
 /// file's write lock. Writes, and so `/readyz`, fail; reads go on (WAL).
 async fn sqlite_outage() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[("EMAIL_VERIFICATION", "off")]).await;
     let session = app.register("outage@example.com").await;
     let held = app.db.hold_write_locks().await;
     let (ready, login) = tokio::join!(
@@ -94,7 +94,10 @@ async fn sqlite_outage() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_held_lock_fails_the_request_instead_of_hanging_it() {
-    let app = TestApp::spawn().await;
+    // No verification email: the outbox worker's own writes would queue
+    // behind the held lock too (on SQLite, ahead of the rotation), and
+    // this test times the request alone.
+    let app = TestApp::spawn_with(&[("EMAIL_VERIFICATION", "off")]).await;
     let session = app.register("locked@example.com").await;
     // Another client holds what a rotation must write and does not let go:
     // the session's row lock on PostgreSQL, the file's write lock on SQLite.

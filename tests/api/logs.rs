@@ -43,7 +43,10 @@ fn captured() -> Arc<Mutex<Vec<u8>>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn logs_never_carry_secrets() {
     let logs = captured();
-    let app = TestApp::spawn().await;
+    // Mail goes to a real SMTP server, as in production (`SMTP_URL=log`,
+    // the development default, writes emails to the log on purpose).
+    let smtp = super::helpers::smtp::SmtpServer::start().await;
+    let app = TestApp::spawn_with(&[("SMTP_URL", &smtp.url())]).await;
     let first = app.register("logs@example.com").await;
     app.login_raw("logs@example.com", "a wrong password").await;
     app.login_raw("nobody@example.com", PASSWORD).await;
@@ -56,6 +59,33 @@ async fn logs_never_carry_secrets() {
     app.as_bearer(&third.access, LOGOUT_ALL).await;
     app.register_raw("logs@example.com", "another password")
         .await;
+    // A password reset: neither the link's token nor the address may show.
+    app.post(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        serde_json::json!({ "e": "logs@example.com" }),
+    )
+    .await;
+    let received = smtp.wait_for(2).await;
+    let reset_token = received
+        .iter()
+        .find_map(|r| {
+            let message = mail_parser::MessageParser::default().parse(r.data.as_bytes())?;
+            let text = message.body_text(0)?.into_owned();
+            let start = text.find("reset-password#token=")? + "reset-password#token=".len();
+            Some(
+                text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect::<String>(),
+            )
+        })
+        .expect("a reset email");
+    app.post(
+        "mutation($input: ResetPasswordInput!) { resetPassword(input: $input) { accessToken } }",
+        serde_json::json!({ "input": { "token": reset_token, "newPassword": "a reset password" } }),
+    )
+    .await
+    .data("resetPassword");
 
     let password_hash = app
         .db
@@ -87,6 +117,8 @@ async fn logs_never_carry_secrets() {
         &third.access,
         "logs@example.com",
         "nobody@example.com",
+        "a reset password",
+        &reset_token,
     ];
     for secret in secrets {
         assert!(!text.contains(secret), "a secret reached the log: {secret}");

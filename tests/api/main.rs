@@ -29,3 +29,4 @@ mod reset;
 mod schema;
 mod sessions;
 mod snapshots;
+mod verification;

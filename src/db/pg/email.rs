@@ -11,52 +11,69 @@ use super::models::{UserColumns, UserRow};
 use super::{outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, EmailKey, EmailRequested, PasswordReset, ResetRequest, StoreError, TokenHash,
-    TokenPurpose,
+    Attempts, EmailChangeRequested, EmailKey, EmailRequested, NewEmail, NewEmailToken,
+    PasswordReset, ResetRequest, StoreError, TokenHash, TokenPurpose, Verified,
 };
 use crate::domain::User;
 
-/// Counts the request (an upsert, as for login attempts) and, within the
-/// limit and for an address with an account, ends the account's earlier
-/// reset tokens, stores the new one and queues its email: one statement.
-/// An unknown address costs the same round trip and writes only the
-/// counter.
-struct RequestReset;
-
-impl Statement for RequestReset {
-    type Row = (Integer, Timestamptz, Bool);
-    const SQL: &'static str = "
-WITH counted AS (
+/// The first CTE of a request for an email: counts it against the target
+/// address's window (`$1` its key, `$2` a new window's end), one atomic
+/// upsert as for login attempts; a window that has ended restarts.
+macro_rules! count_request {
+    () => {
+        "WITH counted AS (
     INSERT INTO email_requests AS r (email_hash, requests, window_ends_at) VALUES ($1, 1, $2)
     ON CONFLICT (email_hash) DO UPDATE SET
         requests = CASE WHEN r.window_ends_at <= now() THEN 1 ELSE r.requests + 1 END,
         window_ends_at = CASE WHEN r.window_ends_at <= now() THEN EXCLUDED.window_ends_at
                               ELSE r.window_ends_at END
     RETURNING requests, window_ends_at
-), account AS (
-    SELECT id FROM users WHERE email = $4 AND (SELECT requests FROM counted) <= $3
+)"
+    };
+}
+
+/// Counts the request (an upsert, as for login attempts) and, within the
+/// limit and for an address with a qualifying account (any account for a
+/// reset, an unverified one for a verification), ends the account's
+/// earlier tokens of the purpose (`$12`), stores the new one and queues its
+/// email: one statement. An address without one costs the same round trip
+/// and writes only the counter.
+struct RequestLink;
+
+impl Statement for RequestLink {
+    type Row = (Integer, Timestamptz, Bool);
+    const SQL: &'static str = concat!(
+        "\n",
+        count_request!(),
+        ", account AS (
+    SELECT id FROM users
+    WHERE email = $4 AND (SELECT requests FROM counted) <= $3
+      AND ($12 = 'password_reset' OR NOT email_verified)
 ), superseded AS (
     UPDATE email_tokens SET ended_at = now()
-    WHERE user_id = (SELECT id FROM account) AND purpose = 'password_reset' AND ended_at IS NULL
+    WHERE user_id = (SELECT id FROM account) AND purpose = $12 AND ended_at IS NULL
 ), token AS (
     INSERT INTO email_tokens (token_hash, user_id, purpose, email, expires_at)
-    SELECT $5, id, 'password_reset', $4, $6 FROM account
+    SELECT $5, id, $12, $4, $6 FROM account
 ), queued AS (
     INSERT INTO outbox (id, kind, recipient, subject, text_body, html_body)
     SELECT $7, $8, $4, $9, $10, $11 FROM account
     RETURNING id
 )
-SELECT requests, window_ends_at, EXISTS (SELECT 1 FROM queued) FROM counted";
+SELECT requests, window_ends_at, EXISTS (SELECT 1 FROM queued) FROM counted"
+    );
 }
 
-/// See [`crate::db::Store::request_password_reset`].
-pub async fn request_reset(
+/// See [`crate::db::Store::request_password_reset`] and
+/// [`crate::db::Store::request_email_verification`].
+pub async fn request_link(
     conn: &mut AsyncPgConnection,
     request: &ResetRequest,
+    purpose: TokenPurpose,
 ) -> Result<EmailRequested, StoreError> {
     let email = &request.email_out;
     let (count, window_ends_at, queued): (i32, DateTime<Utc>, bool) =
-        Prepared::<RequestReset>::new(vec![
+        Prepared::<RequestLink>::new(vec![
             Bind::Bytes(request.counter.key.as_bytes()),
             Bind::Timestamp(request.counter.new_window_ends_at),
             Bind::Int(i64::from(request.counter.max)),
@@ -68,19 +85,96 @@ pub async fn request_reset(
             Bind::Text(&email.subject),
             Bind::Text(&email.text),
             Bind::Text(&email.html),
+            Bind::Text(purpose.as_str()),
         ])
         .get_result(conn)
         .await?;
+    Ok(match limited(count, window_ends_at, request.counter.max) {
+        Some(attempts) => EmailRequested::Limited(attempts),
+        None if queued => EmailRequested::Queued,
+        None => EmailRequested::NotQueued,
+    })
+}
+
+/// The attempts, when `count` is past `max`.
+fn limited(count: i32, window_ends_at: DateTime<Utc>, max: u32) -> Option<Attempts> {
     let count = u32::try_from(count).unwrap_or(u32::MAX);
-    Ok(if count > request.counter.max {
-        EmailRequested::Limited(Attempts {
-            count,
-            window_ends_at,
-        })
-    } else if queued {
-        EmailRequested::Queued
-    } else {
-        EmailRequested::NotQueued
+    (count > max).then_some(Attempts {
+        count,
+        window_ends_at,
+    })
+}
+
+/// `requestEmailChange` in one statement: counts the request on the new
+/// address; within the limit and unless an account has that address, ends
+/// the account's earlier email-change tokens, stores the new one, and
+/// queues the confirmation (to the new address) and the notice (to the
+/// current one).
+struct RequestChange;
+
+impl Statement for RequestChange {
+    type Row = (Integer, Timestamptz, Bool, Bool);
+    const SQL: &'static str = concat!(
+        "\n",
+        count_request!(),
+        ", taken AS (
+    SELECT 1 FROM users WHERE email = $4
+), account AS (
+    SELECT id, email FROM users
+    WHERE id = $12 AND (SELECT requests FROM counted) <= $3 AND NOT EXISTS (SELECT 1 FROM taken)
+), superseded AS (
+    UPDATE email_tokens SET ended_at = now()
+    WHERE user_id = (SELECT id FROM account) AND purpose = 'email_change' AND ended_at IS NULL
+), token AS (
+    INSERT INTO email_tokens (token_hash, user_id, purpose, email, expires_at)
+    SELECT $5, id, 'email_change', $4, $6 FROM account
+), confirmation AS (
+    INSERT INTO outbox (id, kind, recipient, subject, text_body, html_body)
+    SELECT $7, $8, $4, $9, $10, $11 FROM account
+), notice AS (
+    INSERT INTO outbox (id, kind, recipient, subject, text_body, html_body)
+    SELECT $13, $14, email, $15, $16, $17 FROM account
+    RETURNING id
+)
+SELECT requests, window_ends_at, EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM notice)
+FROM counted"
+    );
+}
+
+/// See [`crate::db::Store::request_email_change`].
+pub async fn request_change(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    request: &ResetRequest,
+    notice: &NewEmail,
+) -> Result<EmailChangeRequested, StoreError> {
+    let email = &request.email_out;
+    let (count, window_ends_at, taken, _queued): (i32, DateTime<Utc>, bool, bool) =
+        Prepared::<RequestChange>::new(vec![
+            Bind::Bytes(request.counter.key.as_bytes()),
+            Bind::Timestamp(request.counter.new_window_ends_at),
+            Bind::Int(i64::from(request.counter.max)),
+            Bind::Text(&request.email),
+            Bind::Bytes(request.token.hash.as_bytes()),
+            Bind::Timestamp(request.token.expires_at),
+            Bind::Uuid(email.id),
+            Bind::Text(email.kind),
+            Bind::Text(&email.subject),
+            Bind::Text(&email.text),
+            Bind::Text(&email.html),
+            Bind::Uuid(user_id),
+            Bind::Uuid(notice.id),
+            Bind::Text(notice.kind),
+            Bind::Text(&notice.subject),
+            Bind::Text(&notice.text),
+            Bind::Text(&notice.html),
+        ])
+        .get_result(conn)
+        .await?;
+    Ok(match limited(count, window_ends_at, request.counter.max) {
+        Some(attempts) => EmailChangeRequested::Limited(attempts),
+        None if taken => EmailChangeRequested::Taken,
+        None => EmailChangeRequested::Queued,
     })
 }
 
@@ -179,4 +273,124 @@ pub async fn reset_password(
         Ok(Some(user))
     })
     .await
+}
+
+/// Locks a live verification or email-change token (one issued for an
+/// address the account no longer has is dead, unless it is a change's).
+struct LiveLink;
+
+impl Statement for LiveLink {
+    type Row = (SqlUuid, Text, Text);
+    const SQL: &'static str = "
+SELECT t.user_id, t.purpose, t.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.purpose IN ('email_verify', 'email_change')
+  AND t.ended_at IS NULL AND t.expires_at > now()
+  AND (t.purpose = 'email_change' OR t.email = u.email)
+FOR UPDATE OF t";
+}
+
+struct EndToken;
+
+impl Statement for EndToken {
+    type Row = SqlUuid;
+    const SQL: &'static str =
+        "UPDATE email_tokens SET ended_at = now() WHERE token_hash = $1 RETURNING user_id";
+}
+
+struct MarkVerified;
+
+impl Statement for MarkVerified {
+    type Row = UserColumns;
+    const SQL: &'static str = "
+UPDATE users SET email_verified = true WHERE id = $1
+RETURNING id, email, role, created_at, email_verified, last_login_at";
+}
+
+/// Moves the account to its new address (the unique constraint refuses one
+/// another account took meanwhile) and ends its other email-change tokens.
+struct ChangeAddress;
+
+impl Statement for ChangeAddress {
+    type Row = UserColumns;
+    const SQL: &'static str = "
+WITH others AS (
+    UPDATE email_tokens SET ended_at = now()
+    WHERE user_id = $1 AND purpose = 'email_change' AND ended_at IS NULL
+)
+UPDATE users SET email = $2, email_verified = true WHERE id = $1
+RETURNING id, email, role, created_at, email_verified, last_login_at";
+}
+
+/// See [`crate::db::Store::verify_email`].
+pub async fn verify(
+    conn: &mut AsyncPgConnection,
+    token: &TokenHash,
+) -> Result<Verified, StoreError> {
+    let outcome = conn
+        .transaction(async |conn| {
+            let live: Option<(Uuid, String, String)> =
+                Prepared::<LiveLink>::new(vec![Bind::Bytes(token.as_bytes())])
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+            let Some((user_id, purpose, address)) = live else {
+                return Ok(Verified::Invalid);
+            };
+            Prepared::<EndToken>::new(vec![Bind::Bytes(token.as_bytes())])
+                .get_result::<Uuid>(conn)
+                .await?;
+            let row: UserRow = if purpose == TokenPurpose::EmailChange.as_str() {
+                Prepared::<ChangeAddress>::new(vec![Bind::Uuid(user_id), Bind::Text(&address)])
+                    .get_result(conn)
+                    .await?
+            } else {
+                Prepared::<MarkVerified>::new(vec![Bind::Uuid(user_id)])
+                    .get_result(conn)
+                    .await?
+            };
+            Ok::<_, diesel::result::Error>(Verified::Account(
+                User::try_from(row)
+                    .map_err(|_| diesel::result::Error::DeserializationError("users row".into()))?,
+            ))
+        })
+        .await;
+    match outcome {
+        Ok(verified) => Ok(verified),
+        // Another account took the address since the link was sent; the
+        // transaction rolled back, the token included.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(Verified::Taken),
+        Err(error) => Err(error.into()),
+    }
+}
+
+struct InsertToken;
+
+impl Statement for InsertToken {
+    type Row = SqlUuid;
+    const SQL: &'static str = "
+INSERT INTO email_tokens (token_hash, user_id, purpose, email, expires_at)
+VALUES ($1, $2, $3, $4, $5) RETURNING user_id";
+}
+
+/// Stores a token (inside the caller's transaction).
+pub async fn insert_token(
+    conn: &mut AsyncPgConnection,
+    token: &NewEmailToken,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    email: &str,
+) -> Result<(), StoreError> {
+    Prepared::<InsertToken>::new(vec![
+        Bind::Bytes(token.hash.as_bytes()),
+        Bind::Uuid(user_id),
+        Bind::Text(purpose.as_str()),
+        Bind::Text(email),
+        Bind::Timestamp(token.expires_at),
+    ])
+    .get_result::<Uuid>(conn)
+    .await?;
+    Ok(())
 }

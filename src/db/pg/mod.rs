@@ -30,9 +30,10 @@ use uuid::Uuid;
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EmailRequested, EndSession,
-    LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
-    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, bounded,
+    AttemptCounter, CreateUserError, DeleteAccount, EmailChangeRequested, EmailKey, EmailRequested,
+    EndSession, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
+    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, Verified,
+    bounded,
 };
 use crate::domain::{EndReason, Session, User};
 
@@ -109,7 +110,7 @@ impl Store for PgStore {
     async fn create_user(
         &self,
         user: NewUser,
-        session: NewSession,
+        session: Option<NewSession>,
     ) -> Result<User, CreateUserError> {
         bounded(async { users::create(&mut *self.conn().await?, user, session).await }).await
     }
@@ -200,7 +201,39 @@ impl Store for PgStore {
         &self,
         request: ResetRequest,
     ) -> Result<EmailRequested, StoreError> {
-        bounded(async { email::request_reset(&mut *self.conn().await?, &request).await }).await
+        bounded(async {
+            let mut conn = self.conn().await?;
+            email::request_link(&mut conn, &request, TokenPurpose::PasswordReset).await
+        })
+        .await
+    }
+
+    async fn request_email_verification(
+        &self,
+        request: ResetRequest,
+    ) -> Result<EmailRequested, StoreError> {
+        bounded(async {
+            let mut conn = self.conn().await?;
+            email::request_link(&mut conn, &request, TokenPurpose::VerifyEmail).await
+        })
+        .await
+    }
+
+    async fn request_email_change(
+        &self,
+        user_id: Uuid,
+        request: ResetRequest,
+        notice: NewEmail,
+    ) -> Result<EmailChangeRequested, StoreError> {
+        bounded(async {
+            let mut conn = self.conn().await?;
+            email::request_change(&mut conn, user_id, &request, &notice).await
+        })
+        .await
+    }
+
+    async fn verify_email(&self, token: &TokenHash) -> Result<Verified, StoreError> {
+        bounded(async { email::verify(&mut *self.conn().await?, token).await }).await
     }
 
     async fn email_token_account(

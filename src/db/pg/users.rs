@@ -7,11 +7,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{UserColumns, UserRow};
-use super::outbox;
 use super::schema::users;
+use super::{outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
     CreateUserError, Credentials, DeleteAccount, NewEmail, NewSession, NewUser, StoreError,
+    TokenPurpose,
 };
 use crate::domain::{Role, User};
 
@@ -43,8 +44,19 @@ SELECT id, email, role, created_at, email_verified, last_login_at FROM account";
 pub async fn create(
     conn: &mut AsyncPgConnection,
     user: NewUser,
-    session: NewSession,
+    session: Option<NewSession>,
 ) -> Result<User, CreateUserError> {
+    if session.is_none() || user.verification.is_some() {
+        return create_with_verification(conn, &user, session.as_ref())
+            .await?
+            .map(User::try_from)
+            .transpose()?
+            .ok_or(CreateUserError::EmailTaken);
+    }
+    let Some(session) = session else {
+        return Err(CreateUserError::EmailTaken);
+    };
+    // The common case, in one statement and one round trip.
     let result = Prepared::<Register>::new(vec![
         Bind::Uuid(user.id),
         Bind::Text(&user.email),
@@ -66,6 +78,57 @@ pub async fn create(
         }
         Err(error) => Err(StoreError::from(error).into()),
     }
+}
+
+/// Inserts the account unless its address is taken (`ON CONFLICT`: no
+/// error, so the transaction it runs in goes on).
+struct InsertUser;
+
+impl Statement for InsertUser {
+    type Row = UserColumns;
+    const SQL: &'static str = "
+INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)
+ON CONFLICT (email) DO NOTHING
+RETURNING id, email, role, created_at, email_verified, last_login_at";
+}
+
+/// The account, its session if any, and its verification link and email,
+/// in one transaction; `None` when the address is taken.
+async fn create_with_verification(
+    conn: &mut AsyncPgConnection,
+    user: &NewUser,
+    session: Option<&NewSession>,
+) -> Result<Option<UserRow>, StoreError> {
+    conn.transaction(async |conn| {
+        let inserted: Option<UserRow> = Prepared::<InsertUser>::new(vec![
+            Bind::Uuid(user.id),
+            Bind::Text(&user.email),
+            Bind::Text(&user.password_hash),
+        ])
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(mut row) = inserted else {
+            return Ok(None);
+        };
+        if let Some(session) = session {
+            sessions::create(conn, user.id, session, None).await?;
+            row.last_login_at = Some(chrono::Utc::now());
+        }
+        if let Some(verification) = &user.verification {
+            super::email::insert_token(
+                conn,
+                &verification.token,
+                user.id,
+                TokenPurpose::VerifyEmail,
+                &user.email,
+            )
+            .await?;
+            outbox::queue(conn, &verification.email).await?;
+        }
+        Ok(Some(row))
+    })
+    .await
 }
 
 /// The account with this normalized email, with its hash.

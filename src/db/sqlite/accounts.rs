@@ -29,12 +29,13 @@ struct InsertUser;
 impl Statement for InsertUser {
     type Row = UserColumns;
     const SQL: &'static str = "
-INSERT INTO users (id, email, password_hash, created_at, last_login_at) VALUES ($1, $2, $3, $4, $4)
+INSERT INTO users (id, email, password_hash, created_at, last_login_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $5 = 1 THEN $4 END)
 RETURNING id, email, role, created_at, email_verified, last_login_at";
 }
 
 /// See [`crate::db::Store::create_user`]: the account, its first session and
-/// token, atomically (the write queue gives each write a savepoint of its
+/// token, its verification link and email, atomically (the write queue gives each write a savepoint of its
 /// own); `None` when the email is taken.
 ///
 /// The check and the insert cannot race: the write queue's transaction holds
@@ -44,7 +45,7 @@ RETURNING id, email, role, created_at, email_verified, last_login_at";
 pub fn create(
     conn: &mut SqliteConnection,
     user: &NewUser,
-    session: &NewSession,
+    session: Option<&NewSession>,
 ) -> QueryResult<Option<User>> {
     let taken = Prepared::<EmailTaken>::new(vec![Bind::Text(&user.email)])
         .get_result::<i32>(conn)
@@ -58,6 +59,7 @@ pub fn create(
         Bind::Text(&user.email),
         Bind::Text(&user.password_hash),
         Bind::Int(now),
+        Bind::Int(i64::from(session.is_some())),
     ])
     .get_result(conn);
     let row = match inserted {
@@ -66,7 +68,19 @@ pub fn create(
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => return Ok(None),
         other => other?,
     };
-    sessions::start(conn, user.id, session, now)?;
+    if let Some(session) = session {
+        sessions::start(conn, user.id, session, now)?;
+    }
+    if let Some(verification) = &user.verification {
+        super::email::insert_token(
+            conn,
+            &verification.token,
+            user.id,
+            TokenPurpose::VerifyEmail,
+            &user.email,
+        )?;
+        super::outbox::queue(conn, &verification.email)?;
+    }
     rows::user(row).map(Some)
 }
 

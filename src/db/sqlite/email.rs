@@ -10,7 +10,8 @@ use super::rows::{self, UserColumns, UserRow, user_columns};
 use super::{outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, EmailKey, EmailRequested, PasswordReset, ResetRequest, TokenHash, TokenPurpose,
+    Attempts, EmailChangeRequested, EmailKey, EmailRequested, NewEmail, NewEmailToken,
+    PasswordReset, ResetRequest, TokenHash, TokenPurpose, Verified,
 };
 use crate::domain::{EndReason, User};
 
@@ -30,8 +31,8 @@ RETURNING requests, window_ends_at";
 struct AccountId;
 
 impl Statement for AccountId {
-    type Row = Binary;
-    const SQL: &'static str = "SELECT id FROM users WHERE email = $1";
+    type Row = (Binary, BigInt);
+    const SQL: &'static str = "SELECT id, email_verified FROM users WHERE email = $1";
 }
 
 struct EndTokens;
@@ -66,46 +67,179 @@ pub fn end_tokens(
     .map(drop)
 }
 
-/// See [`crate::db::Store::request_password_reset`].
-pub fn request_reset(
-    conn: &mut SqliteConnection,
-    request: &ResetRequest,
-) -> QueryResult<EmailRequested> {
-    let now = rows::now();
+/// Counts a request for an email to `request.email`: `Some` when it is past
+/// the limit.
+fn count(conn: &mut SqliteConnection, request: &ResetRequest) -> QueryResult<Option<Attempts>> {
     let (count, window_ends_at): (i32, i64) = Prepared::<CountRequest>::new(vec![
         Bind::Bytes(request.counter.key.as_bytes()),
         Bind::Int(rows::millis(request.counter.new_window_ends_at)),
-        Bind::Int(now),
+        Bind::Int(rows::now()),
     ])
     .get_result(conn)?;
     let count = u32::try_from(count).unwrap_or(u32::MAX);
-    if count > request.counter.max {
-        return Ok(EmailRequested::Limited(Attempts {
-            count,
-            window_ends_at: rows::time(window_ends_at)?,
-        }));
+    if count <= request.counter.max {
+        return Ok(None);
+    }
+    Ok(Some(Attempts {
+        count,
+        window_ends_at: rows::time(window_ends_at)?,
+    }))
+}
+
+/// Stores a token (inside the caller's write).
+pub fn insert_token(
+    conn: &mut SqliteConnection,
+    token: &NewEmailToken,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    email: &str,
+) -> QueryResult<()> {
+    Prepared::<InsertToken>::new(vec![
+        Bind::Bytes(token.hash.as_bytes()),
+        Bind::Uuid(user_id),
+        Bind::Text(purpose.as_str()),
+        Bind::Text(email),
+        Bind::Int(rows::now()),
+        Bind::Int(rows::millis(token.expires_at)),
+    ])
+    .execute(conn)
+    .map(drop)
+}
+
+/// See [`crate::db::Store::request_password_reset`] and
+/// [`crate::db::Store::request_email_verification`]: a verification goes
+/// only to an account whose address is not verified yet.
+pub fn request_link(
+    conn: &mut SqliteConnection,
+    request: &ResetRequest,
+    purpose: TokenPurpose,
+) -> QueryResult<EmailRequested> {
+    if let Some(attempts) = count(conn, request)? {
+        return Ok(EmailRequested::Limited(attempts));
     }
     let account = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])
-        .get_result::<Vec<u8>>(conn)
+        .get_result::<(Vec<u8>, i64)>(conn)
         .optional()?;
-    let Some(account) = account else {
-        return Ok(EmailRequested::NotQueued);
+    let user_id = match account {
+        Some((id, verified)) if purpose == TokenPurpose::PasswordReset || verified == 0 => {
+            rows::uuid(&id)?
+        }
+        _ => return Ok(EmailRequested::NotQueued),
     };
-    let user_id = rows::uuid(&account)?;
-    end_tokens(conn, user_id, TokenPurpose::PasswordReset)?;
-    Prepared::<InsertToken>::new(vec![
-        Bind::Bytes(request.token.hash.as_bytes()),
-        Bind::Uuid(user_id),
-        Bind::Text(TokenPurpose::PasswordReset.as_str()),
-        Bind::Text(&request.email),
-        Bind::Int(now),
-        Bind::Int(rows::millis(request.token.expires_at)),
-    ])
-    .execute(conn)?;
+    end_tokens(conn, user_id, purpose)?;
+    insert_token(conn, &request.token, user_id, purpose, &request.email)?;
     let mut email = request.email_out.clone();
     email.recipient.clone_from(&request.email);
     outbox::queue(conn, &email)?;
     Ok(EmailRequested::Queued)
+}
+
+struct AddressOf;
+
+impl Statement for AddressOf {
+    type Row = Text;
+    const SQL: &'static str = "SELECT email FROM users WHERE id = $1";
+}
+
+/// See [`crate::db::Store::request_email_change`].
+pub fn request_change(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    request: &ResetRequest,
+    notice: &NewEmail,
+) -> QueryResult<EmailChangeRequested> {
+    if let Some(attempts) = count(conn, request)? {
+        return Ok(EmailChangeRequested::Limited(attempts));
+    }
+    let taken = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])
+        .get_result::<(Vec<u8>, i64)>(conn)
+        .optional()?;
+    if taken.is_some() {
+        return Ok(EmailChangeRequested::Taken);
+    }
+    let current = Prepared::<AddressOf>::new(vec![Bind::Uuid(user_id)])
+        .get_result::<String>(conn)
+        .optional()?;
+    let Some(current) = current else {
+        return Ok(EmailChangeRequested::Queued);
+    };
+    end_tokens(conn, user_id, TokenPurpose::EmailChange)?;
+    insert_token(
+        conn,
+        &request.token,
+        user_id,
+        TokenPurpose::EmailChange,
+        &request.email,
+    )?;
+    let mut confirmation = request.email_out.clone();
+    confirmation.recipient.clone_from(&request.email);
+    outbox::queue(conn, &confirmation)?;
+    let mut notice = notice.clone();
+    notice.recipient = current;
+    outbox::queue(conn, &notice)?;
+    Ok(EmailChangeRequested::Queued)
+}
+
+/// A live verification or email-change token.
+struct LiveLink;
+
+impl Statement for LiveLink {
+    type Row = (Binary, Text, Text);
+    const SQL: &'static str = "
+SELECT t.user_id, t.purpose, t.email FROM email_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.purpose IN ('email_verify', 'email_change')
+  AND t.ended_at IS NULL AND t.expires_at > $2
+  AND (t.purpose = 'email_change' OR t.email = u.email)";
+}
+
+struct MarkVerified;
+
+impl Statement for MarkVerified {
+    type Row = UserColumns;
+    const SQL: &'static str = concat!(
+        "UPDATE users SET email_verified = 1 WHERE id = $1 RETURNING ",
+        user_columns!()
+    );
+}
+
+struct ChangeAddress;
+
+impl Statement for ChangeAddress {
+    type Row = UserColumns;
+    const SQL: &'static str = concat!(
+        "UPDATE users SET email = $2, email_verified = 1 WHERE id = $1 RETURNING ",
+        user_columns!()
+    );
+}
+
+/// See [`crate::db::Store::verify_email`]. The write queue runs it alone,
+/// so the address check and the change cannot interleave with a
+/// registration of that address.
+pub fn verify(conn: &mut SqliteConnection, token: &TokenHash) -> QueryResult<Verified> {
+    let now = rows::now();
+    let live = Prepared::<LiveLink>::new(vec![Bind::Bytes(token.as_bytes()), Bind::Int(now)])
+        .get_result::<(Vec<u8>, String, String)>(conn)
+        .optional()?;
+    let Some((user_id, purpose, address)) = live else {
+        return Ok(Verified::Invalid);
+    };
+    let user_id = rows::uuid(&user_id)?;
+    let row: UserRow = if purpose == TokenPurpose::EmailChange.as_str() {
+        let taken = Prepared::<AccountId>::new(vec![Bind::Text(&address)])
+            .get_result::<(Vec<u8>, i64)>(conn)
+            .optional()?;
+        if taken.is_some() {
+            return Ok(Verified::Taken);
+        }
+        end_tokens(conn, user_id, TokenPurpose::EmailChange)?;
+        Prepared::<ChangeAddress>::new(vec![Bind::Uuid(user_id), Bind::Text(&address)])
+            .get_result(conn)?
+    } else {
+        Prepared::<SpendToken>::new(vec![Bind::Bytes(token.as_bytes()), Bind::Int(now)])
+            .execute(conn)?;
+        Prepared::<MarkVerified>::new(vec![Bind::Uuid(user_id)]).get_result(conn)?
+    };
+    rows::user(row).map(Verified::Account)
 }
 
 /// The account of a live token of a purpose; one issued for an address the

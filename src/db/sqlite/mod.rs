@@ -38,9 +38,10 @@ use uuid::Uuid;
 use writer::Writer;
 
 use super::{
-    AttemptCounter, CreateUserError, DeleteAccount, EmailKey, EmailRequested, EndSession,
-    LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
-    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, bounded,
+    AttemptCounter, CreateUserError, DeleteAccount, EmailChangeRequested, EmailKey, EmailRequested,
+    EndSession, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
+    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, Verified,
+    bounded,
 };
 use crate::config::SqliteFile;
 use crate::domain::{EndReason, Session, User};
@@ -217,9 +218,9 @@ impl Store for SqliteStore {
     async fn create_user(
         &self,
         user: NewUser,
-        session: NewSession,
+        session: Option<NewSession>,
     ) -> Result<User, CreateUserError> {
-        let created = self.write(move |conn| accounts::create(conn, &user, &session));
+        let created = self.write(move |conn| accounts::create(conn, &user, session.as_ref()));
         created.await?.ok_or(CreateUserError::EmailTaken)
     }
 
@@ -330,8 +331,31 @@ impl Store for SqliteStore {
         &self,
         request: ResetRequest,
     ) -> Result<EmailRequested, StoreError> {
-        self.write(move |conn| email::request_reset(conn, &request))
+        self.write(move |conn| email::request_link(conn, &request, TokenPurpose::PasswordReset))
             .await
+    }
+
+    async fn request_email_verification(
+        &self,
+        request: ResetRequest,
+    ) -> Result<EmailRequested, StoreError> {
+        self.write(move |conn| email::request_link(conn, &request, TokenPurpose::VerifyEmail))
+            .await
+    }
+
+    async fn request_email_change(
+        &self,
+        user_id: Uuid,
+        request: ResetRequest,
+        notice: NewEmail,
+    ) -> Result<EmailChangeRequested, StoreError> {
+        self.write(move |conn| email::request_change(conn, user_id, &request, &notice))
+            .await
+    }
+
+    async fn verify_email(&self, token: &TokenHash) -> Result<Verified, StoreError> {
+        let token = token.clone();
+        self.write(move |conn| email::verify(conn, &token)).await
     }
 
     async fn email_token_account(
@@ -354,6 +378,12 @@ impl Store for SqliteStore {
         limit: u32,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<QueuedEmail>, StoreError> {
+        // A look through a reader first: the worker polls every few
+        // seconds, and an empty outbox should not cost a turn of the write
+        // queue (or SQLite's write lock) each time.
+        if !self.read(outbox::any_due).await? {
+            return Ok(Vec::new());
+        }
         self.write(move |conn| outbox::claim(conn, limit, lease_until))
             .await
     }

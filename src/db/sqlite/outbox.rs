@@ -35,6 +35,23 @@ pub fn queue(conn: &mut SqliteConnection, email: &NewEmail) -> QueryResult<()> {
     .map(drop)
 }
 
+struct AnyDue;
+
+impl Statement for AnyDue {
+    type Row = Integer;
+    const SQL: &'static str = "
+SELECT 1 FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $1
+LIMIT 1";
+}
+
+/// True when an email is due (a read: no write lock).
+pub fn any_due(conn: &mut SqliteConnection) -> QueryResult<bool> {
+    Prepared::<AnyDue>::new(vec![Bind::Int(rows::now())])
+        .get_result::<i32>(conn)
+        .optional()
+        .map(|found| found.is_some())
+}
+
 struct Claim;
 
 impl Statement for Claim {

@@ -37,6 +37,14 @@ export type ChangePasswordInput = {
   newPassword: Scalars['String']['input'];
 };
 
+/** Input of `requestEmailChange`. */
+export type EmailChangeInput = {
+  /** The address to move to (trimmed and lowercased). */
+  newEmail: Scalars['String']['input'];
+  /** The account's password. */
+  password: Scalars['String']['input'];
+};
+
 /** Input of `login`. */
 export type LoginInput = {
   /** The account's email (any case, surrounding spaces ignored). */
@@ -63,12 +71,18 @@ export type Mutation = {
   refreshToken: AuthPayload;
   /** Creates an account with role USER and signs it in. */
   register: AuthPayload;
+  /** Starts changing the address: emails a confirmation link to the new address and a notice to the old one; the address changes when the link is used. */
+  requestEmailChange: Scalars['Boolean']['output'];
+  /** Emails a verification link if the address has an unverified account. Always true: the answer never tells whether it has. */
+  requestEmailVerification: Scalars['Boolean']['output'];
   /** Emails a single-use password-reset link if the address has an enabled account. Always true: the answer never tells whether it has. */
   requestPasswordReset: Scalars['Boolean']['output'];
   /** Sets a new password with the token of a reset email, ends every session of the account, marks its email verified and signs in. */
   resetPassword: AuthPayload;
   /** Ends one of the account's sessions. True when a live session was ended; false when it had already ended or is not the account's. */
   revokeSession: Scalars['Boolean']['output'];
+  /** Confirms an address with the token of a verification or email-change email; does not sign in. */
+  verifyEmail: User;
 };
 
 
@@ -102,6 +116,16 @@ export type MutationRegisterArgs = {
 };
 
 
+export type MutationRequestEmailChangeArgs = {
+  input: EmailChangeInput;
+};
+
+
+export type MutationRequestEmailVerificationArgs = {
+  email: Scalars['String']['input'];
+};
+
+
 export type MutationRequestPasswordResetArgs = {
   email: Scalars['String']['input'];
 };
@@ -114,6 +138,11 @@ export type MutationResetPasswordArgs = {
 
 export type MutationRevokeSessionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationVerifyEmailArgs = {
+  token: Scalars['String']['input'];
 };
 
 export type Query = {
