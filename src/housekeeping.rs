@@ -1,5 +1,6 @@
-//! The background purge: expired refresh tokens, sessions and login-attempt
-//! counters are deleted every `HOUSEKEEPING_INTERVAL`, in batches, so the
+//! The background purge: expired refresh tokens, sessions, rate-limit
+//! counters and emailed-link tokens, and sent or abandoned emails a week
+//! old, are deleted every `HOUSEKEEPING_INTERVAL`, in batches, so the
 //! tables stay the size of the live data without a cron job.
 //!
 //! Ended sessions whose tokens have not expired yet are kept: `logout` with
@@ -32,8 +33,10 @@ pub async fn purge_once(store: &dyn Store) -> Purged {
         total.refresh_tokens += batch.refresh_tokens;
         total.sessions += batch.sessions;
         total.login_attempts += batch.login_attempts;
-        let full = u64::from(BATCH);
-        if batch.refresh_tokens < full && batch.sessions < full && batch.login_attempts < full {
+        total.email_tokens += batch.email_tokens;
+        total.email_requests += batch.email_requests;
+        total.outbox += batch.outbox;
+        if batch.counts().iter().all(|n| *n < u64::from(BATCH)) {
             break;
         }
         tokio::time::sleep(PAUSE).await;
@@ -52,6 +55,9 @@ pub async fn run(store: Arc<dyn Store>, interval: Duration) {
             refresh_tokens = purged.refresh_tokens,
             sessions = purged.sessions,
             login_attempts = purged.login_attempts,
+            email_tokens = purged.email_tokens,
+            email_requests = purged.email_requests,
+            outbox = purged.outbox,
             "housekeeping: purged expired rows"
         );
     }

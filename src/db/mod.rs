@@ -162,6 +162,26 @@ pub struct Purged {
     pub sessions: u64,
     /// Login-attempt counters whose window ended.
     pub login_attempts: u64,
+    /// Tokens of emailed links past their expiry.
+    pub email_tokens: u64,
+    /// `RATE_LIMIT_EMAIL` counters whose window ended.
+    pub email_requests: u64,
+    /// Sent or abandoned emails older than a week.
+    pub outbox: u64,
+}
+
+impl Purged {
+    /// Every count, in a fixed order.
+    pub fn counts(&self) -> [u64; 6] {
+        [
+            self.refresh_tokens,
+            self.sessions,
+            self.login_attempts,
+            self.email_tokens,
+            self.email_requests,
+            self.outbox,
+        ]
+    }
 }
 
 /// A refresh token about to be stored.

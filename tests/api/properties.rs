@@ -11,8 +11,11 @@ use super::helpers::{LOGIN, LOGOUT, ME, REFRESH, REGISTER, Resp, TestApp};
 
 /// Every `extensions.code` the contract allows, plus the two standard
 /// pre-execution codes.
-const CONTRACT_CODES: [&str; 10] = [
+const CONTRACT_CODES: [&str; 13] = [
     "BAD_USER_INPUT",
+    "INVALID_TOKEN",
+    "EMAIL_NOT_VERIFIED",
+    "FEATURE_DISABLED",
     "EMAIL_TAKEN",
     "INVALID_CREDENTIALS",
     "UNAUTHENTICATED",
@@ -136,5 +139,70 @@ fn any_authorization_header_is_unauthenticated_on_guarded_fields_only() {
         // A public field ignores the header entirely.
         let public = rt.block_on(app.post_with(LOGOUT, json!({ "t": "x" }), &[("authorization", &header)]));
         prop_assert_eq!(codes(&public), vec!["INVALID_REFRESH_TOKEN".to_owned()]);
+    });
+}
+
+#[test]
+fn emailed_link_fields_take_any_text() {
+    let rt = runtime();
+    let app = rt.block_on(TestApp::spawn_with(&[("RATE_LIMIT_EMAIL", "0")]));
+    proptest!(config(), |(token in prop_oneof![text(), jwt_shaped()], email in text(), password in text())| {
+        let reset = rt.block_on(app.post(
+            "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { accessToken } }",
+            json!({ "i": { "token": token, "newPassword": password } }),
+        ));
+        for code in codes(&reset) {
+            prop_assert!(["INVALID_TOKEN", "BAD_USER_INPUT"].contains(&code.as_str()), "{}", reset.text);
+        }
+        let verify = rt.block_on(app.post(
+            "mutation($t: String!) { verifyEmail(token: $t) { id } }",
+            json!({ "t": token }),
+        ));
+        prop_assert_eq!(codes(&verify), vec!["INVALID_TOKEN".to_owned()], "{}", &verify.text);
+        for field in ["requestPasswordReset", "requestEmailVerification"] {
+            let query = format!("mutation($e: String!) {{ {field}(email: $e) }}");
+            let resp = rt.block_on(app.post(&query, json!({ "e": email })));
+            for code in codes(&resp) {
+                prop_assert_eq!(code.as_str(), "BAD_USER_INPUT", "{}", &resp.text);
+            }
+            if email.chars().count() >= 6 {
+                prop_assert!(!resp.text.contains(&email), "echoed: {}", resp.text);
+            }
+        }
+        if password.chars().count() >= 6 {
+            prop_assert!(!reset.text.contains(&password));
+        }
+    });
+}
+
+#[test]
+fn the_account_fields_take_any_text() {
+    let rt = runtime();
+    let app = rt.block_on(TestApp::spawn_with(&[
+        ("RATE_LIMIT_LOGIN", "0"),
+        ("RATE_LIMIT_EMAIL", "0"),
+    ]));
+    let signed_in = rt.block_on(app.register("props@example.com"));
+    proptest!(config(), |(a in text(), b in text())| {
+        for (query, variables) in [
+            ("mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
+             json!({ "i": { "currentPassword": a, "newPassword": b } })),
+            ("mutation($i: EmailChangeInput!) { requestEmailChange(input: $i) }",
+             json!({ "i": { "newEmail": a, "password": b } })),
+            ("mutation($id: ID!) { revokeSession(id: $id) }", json!({ "id": a })),
+        ] {
+            let resp = rt.block_on(app.as_bearer_with(&signed_in.access, query, variables));
+            for code in codes(&resp) {
+                prop_assert!(
+                    ["BAD_USER_INPUT", "INVALID_CREDENTIALS", "EMAIL_TAKEN"].contains(&code.as_str()),
+                    "{}", resp.text
+                );
+            }
+            for secret in [&a, &b] {
+                if secret.chars().count() >= 6 && resp.body["data"].is_null() {
+                    prop_assert!(!resp.text.contains(secret.as_str()), "echoed: {}", resp.text);
+                }
+            }
+        }
     });
 }

@@ -46,6 +46,21 @@ purge_statement!(
     PurgeAttempts: "login_attempts" by "email_hash" where "window_ends_at"
 );
 
+purge_statement!(
+    /// Tokens of emailed links past their expiry (spent or not).
+    PurgeEmailTokens: "email_tokens" by "token_hash" where "expires_at"
+);
+
+purge_statement!(
+    /// `RATE_LIMIT_EMAIL` counters whose window has ended.
+    PurgeEmailRequests: "email_requests" by "email_hash" where "window_ends_at"
+);
+
+purge_statement!(
+    /// Sent or abandoned emails (already without a body), a week after.
+    PurgeOutbox: "outbox" by "id" where "COALESCE(sent_at, abandoned_at) + interval '7 days'"
+);
+
 async fn one<S: Statement<Row = BigInt>>(
     conn: &mut AsyncPgConnection,
     batch: i64,
@@ -63,5 +78,8 @@ pub async fn batch(conn: &mut AsyncPgConnection, batch: u32) -> Result<Purged, S
         refresh_tokens: one::<PurgeTokens>(conn, batch).await?,
         sessions: one::<PurgeSessions>(conn, batch).await?,
         login_attempts: one::<PurgeAttempts>(conn, batch).await?,
+        email_tokens: one::<PurgeEmailTokens>(conn, batch).await?,
+        email_requests: one::<PurgeEmailRequests>(conn, batch).await?,
+        outbox: one::<PurgeOutbox>(conn, batch).await?,
     })
 }

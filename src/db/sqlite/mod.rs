@@ -418,6 +418,15 @@ impl Store for SqliteStore {
             login_attempts: self
                 .write(move |conn| purge::batch::<purge::PurgeAttempts>(conn, batch))
                 .await?,
+            email_tokens: self
+                .write(move |conn| purge::batch::<purge::PurgeEmailTokens>(conn, batch))
+                .await?,
+            email_requests: self
+                .write(move |conn| purge::batch::<purge::PurgeEmailRequests>(conn, batch))
+                .await?,
+            outbox: self
+                .write(move |conn| purge::batch::<purge::PurgeOutbox>(conn, batch))
+                .await?,
         })
     }
 

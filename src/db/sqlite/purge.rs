@@ -48,6 +48,19 @@ purge_statement!(
     PurgeAttempts: "login_attempts" by "email_hash" where "window_ends_at"
 );
 
+purge_statement!(
+    /// Tokens of emailed links past their expiry (spent or not).
+    PurgeEmailTokens: "email_tokens" by "token_hash" where "expires_at"
+);
+purge_statement!(
+    /// `RATE_LIMIT_EMAIL` counters whose window has ended.
+    PurgeEmailRequests: "email_requests" by "email_hash" where "window_ends_at"
+);
+purge_statement!(
+    /// Sent or abandoned emails (already without a body), a week after.
+    PurgeOutbox: "outbox" by "id" where "COALESCE(sent_at, abandoned_at) + 604800000"
+);
+
 /// Deletes up to `batch` expired rows with the purge statement `S`;
 /// returns how many.
 pub fn batch<S: Statement>(conn: &mut SqliteConnection, batch: u32) -> QueryResult<u64> {
