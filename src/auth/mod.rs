@@ -45,6 +45,8 @@ pub struct AuthService {
     /// `FEATURE_DISABLED`.
     mail: Option<Arc<Mail>>,
     email_links: EmailLinks,
+    /// Bounds the emailed-link jobs that run after their answer.
+    link_jobs: Arc<tokio::sync::Semaphore>,
 }
 
 /// The lifetimes and limit of emailed links, and `EMAIL_VERIFICATION`.
@@ -97,6 +99,7 @@ impl AuthService {
                 limit: config.rate_limit_email,
                 verification: config.email_verification,
             },
+            link_jobs: Arc::new(tokio::sync::Semaphore::new(reset::LINK_JOBS)),
         }
     }
 

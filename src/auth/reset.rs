@@ -2,10 +2,16 @@
 //! `resetPassword` spends it.
 //!
 //! The request answers the same for every well-formed address, known or
-//! not, with the same work: one token is made and one email written either
-//! way, and one store call counts the request and, only for an account,
-//! stores the token and queues the email. No mail server is in the path, so
-//! neither its speed nor its outages show in the answer.
+//! not, in the same time: before answering it does only what is the same
+//! for every address (the IP limit, the address's format, and counting the
+//! request against `RATE_LIMIT_EMAIL` in the database). Whatever depends on
+//! whether the address has an account (making the token, storing it with
+//! its email in one transaction) runs after the answer, in a bounded
+//! background job, so neither its work nor a mail server shows in the
+//! response. No state is half-made: the token and its email commit
+//! together, or (after a crash) not at all and the person asks again.
+
+use std::sync::Arc;
 
 use chrono::Utc;
 use uuid::Uuid;
@@ -14,10 +20,7 @@ use super::audit::{self, Origin};
 use super::flows::{new_session, store_failure};
 use super::limits::limited_until;
 use super::{AuthService, Password, SignedIn, email, link_token};
-use crate::db::{
-    EmailCounter, EmailKey, EmailRequested, NewEmailToken, PasswordReset, ResetRequest,
-    TokenPurpose,
-};
+use crate::db::{EmailCounter, EmailKey, LinkRequest, NewEmailToken, PasswordReset, TokenPurpose};
 use crate::error::AppError;
 use crate::mail::{Kind, Mail};
 
@@ -30,36 +33,25 @@ impl AuthService {
         raw_email: &str,
         origin: &Origin,
     ) -> Result<(), AppError> {
-        let (mail, email) = self.mail_request(raw_email, origin)?;
-        let (token, hash) = link_token::generate()?;
+        let (mail, email) = self.counted_mail_request(raw_email, origin).await?;
         let ttl = self.email_links.reset_ttl;
-        let link = mail.reset_link(&token);
-        let email_out = mail.compose(Kind::PasswordReset, &email, &email, "", Some((&link, ttl)));
-        let request = ResetRequest {
-            counter: self.email_counter(&email)?,
-            token: NewEmailToken {
-                hash,
-                expires_at: Utc::now() + chrono_duration(ttl)?,
-            },
-            email,
-            email_out,
-        };
-        match self
-            .store
-            .request_password_reset(request)
-            .await
-            .map_err(store_failure)?
-        {
-            EmailRequested::Limited(attempts) => {
-                Err(limited_until(attempts.window_ends_at, origin, "email"))
-            }
-            EmailRequested::Queued => {
+        let store = Arc::clone(&self.store);
+        let origin = origin.clone();
+        self.after_answer(async move {
+            let request = link_request(&mail, &email, ttl, |token| {
+                (Kind::PasswordReset, mail.reset_link(token))
+            })?;
+            if store
+                .request_password_reset(request)
+                .await
+                .map_err(store_failure)?
+            {
                 mail.wake();
-                audit::password_reset_requested(origin);
-                Ok(())
+                audit::password_reset_requested(&origin);
             }
-            EmailRequested::NotQueued => Ok(()),
-        }
+            Ok(())
+        });
+        Ok(())
     }
 
     /// Sets a new password with the token of a reset email: every session
@@ -115,20 +107,48 @@ impl AuthService {
         self.signed_in(user, session_id, refresh)
     }
 
-    /// The first steps of a public request for an email: the IP limit, mail
-    /// being on, and the address's format (the only thing it may refuse).
-    pub(super) fn mail_request(
+    /// The steps of a public request for an email that are the same for
+    /// every address: the IP limit, mail being on, the address's format (the
+    /// only thing it may refuse), and counting it against
+    /// `RATE_LIMIT_EMAIL`.
+    pub(super) async fn counted_mail_request(
         &self,
         raw_email: &str,
         origin: &Origin,
-    ) -> Result<(&Mail, String), AppError> {
+    ) -> Result<(Arc<Mail>, String), AppError> {
         self.check_ip(origin)?;
-        let mail = self.mail.as_deref().ok_or(AppError::FeatureDisabled)?;
+        let mail = self.mail.clone().ok_or(AppError::FeatureDisabled)?;
         let address = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
             field: "email",
             message,
         })?;
+        let counter = self.email_counter(&address)?;
+        if let Some(attempts) = self
+            .store
+            .count_email_request(&counter)
+            .await
+            .map_err(store_failure)?
+        {
+            return Err(limited_until(attempts.window_ends_at, origin, "email"));
+        }
         Ok((mail, address))
+    }
+
+    /// Runs `job` after the answer, at most [`LINK_JOBS`] at once; a
+    /// failure is logged (the person asks again).
+    pub(super) fn after_answer(
+        &self,
+        job: impl std::future::Future<Output = Result<(), AppError>> + Send + 'static,
+    ) {
+        let permits = Arc::clone(&self.link_jobs);
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            if let Err(error) = job.await {
+                tracing::warn!(code = error.code(), "an emailed link could not be queued");
+            }
+        });
     }
 
     /// Where a request for an email to `email` is counted.
@@ -147,4 +167,27 @@ impl AuthService {
 
 pub(super) fn chrono_duration(d: std::time::Duration) -> Result<chrono::Duration, AppError> {
     chrono::Duration::from_std(d).map_err(|_| AppError::internal("a lifetime is out of range"))
+}
+
+/// Emailed-link jobs that run at once; more wait their turn.
+pub(super) const LINK_JOBS: usize = 16;
+
+/// A new link token for `address`, valid `ttl`, and the email carrying it:
+/// `kind_and_link` names the template and builds the URL from the token.
+pub(super) fn link_request(
+    mail: &Mail,
+    address: &str,
+    ttl: std::time::Duration,
+    kind_and_link: impl FnOnce(&str) -> (Kind, String),
+) -> Result<LinkRequest, AppError> {
+    let (token, hash) = link_token::generate()?;
+    let (kind, link) = kind_and_link(&token);
+    Ok(LinkRequest {
+        email: address.to_owned(),
+        token: NewEmailToken {
+            hash,
+            expires_at: Utc::now() + chrono_duration(ttl)?,
+        },
+        email_out: mail.compose(kind, address, address, "", Some((&link, ttl))),
+    })
 }

@@ -6,16 +6,16 @@
 //! and no mail server is on its path. `verifyEmail` never signs in: a link
 //! forwarded or scanned proves the mailbox, not the person.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use super::audit::{self, Origin};
 use super::flows::store_failure;
 use super::limits::limited_until;
-use super::reset::chrono_duration;
+use super::reset::{chrono_duration, link_request};
 use super::{AuthService, Password, Principal, email, link_token};
-use crate::db::{
-    EmailChangeRequested, EmailRequested, NewEmailToken, NewVerification, ResetRequest, Verified,
-};
+use crate::db::{EmailChangeRequested, LinkRequest, NewEmailToken, NewVerification, Verified};
 use crate::domain::User;
 use crate::error::AppError;
 use crate::mail::Kind;
@@ -44,37 +44,30 @@ impl AuthService {
 
     /// Queues a verification link for `raw_email` if it has an account
     /// whose address is not verified yet. `Ok` for every well-formed
-    /// address (unless rate limited, alike for every address).
+    /// address (unless rate limited, alike for every address); as with
+    /// resets, what depends on the account runs after the answer.
     pub async fn request_email_verification(
         &self,
         raw_email: &str,
         origin: &Origin,
     ) -> Result<(), AppError> {
-        let (mail, address) = self.mail_request(raw_email, origin)?;
-        let Some(link) = self.verification_link(&address)? else {
-            return Err(AppError::FeatureDisabled);
-        };
-        let request = ResetRequest {
-            counter: self.email_counter(&address)?,
-            email: address,
-            token: link.token,
-            email_out: link.email,
-        };
-        match self
-            .store
-            .request_email_verification(request)
-            .await
-            .map_err(store_failure)?
-        {
-            EmailRequested::Limited(attempts) => {
-                Err(limited_until(attempts.window_ends_at, origin, "email"))
-            }
-            EmailRequested::Queued => {
+        let (mail, address) = self.counted_mail_request(raw_email, origin).await?;
+        let ttl = self.email_links.verify_ttl;
+        let store = Arc::clone(&self.store);
+        self.after_answer(async move {
+            let request = link_request(&mail, &address, ttl, |token| {
+                (Kind::VerifyEmail, mail.verify_link(token))
+            })?;
+            if store
+                .request_email_verification(request)
+                .await
+                .map_err(store_failure)?
+            {
                 mail.wake();
-                Ok(())
             }
-            EmailRequested::NotQueued => Ok(()),
-        }
+            Ok(())
+        });
+        Ok(())
     }
 
     /// Confirms an address with the token of a verification or
@@ -133,8 +126,8 @@ impl AuthService {
             Some((&link, ttl)),
         );
         let notice = mail.compose(Kind::EmailChangeNotice, current, current, &new_email, None);
-        let request = ResetRequest {
-            counter: self.email_counter(&new_email)?,
+        let counter = self.email_counter(&new_email)?;
+        let request = LinkRequest {
             email: new_email,
             token: NewEmailToken {
                 hash,
@@ -144,7 +137,7 @@ impl AuthService {
         };
         match self
             .store
-            .request_email_change(principal.user.id, request, notice)
+            .request_email_change(principal.user.id, counter, request, notice)
             .await
             .map_err(store_failure)?
         {

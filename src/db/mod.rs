@@ -361,28 +361,15 @@ pub struct EmailCounter {
     pub max: u32,
 }
 
-/// `requestPasswordReset` as one atomic step.
+/// An emailed link about to be stored, with the email that carries it.
 #[derive(Debug, Clone)]
-pub struct ResetRequest {
-    /// Counted whatever the address.
-    pub counter: EmailCounter,
-    /// The normalized address asked for.
+pub struct LinkRequest {
+    /// The normalized address the link is for (and goes to).
     pub email: String,
-    /// Stored when the address has an account.
+    /// Stored when the address has a qualifying account.
     pub token: NewEmailToken,
-    /// Queued when the address has an account.
+    /// Queued with the token.
     pub email_out: NewEmail,
-}
-
-/// What a request for an email did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailRequested {
-    /// Past `RATE_LIMIT_EMAIL`: nothing stored or queued.
-    Limited(Attempts),
-    /// The token is stored and the email queued.
-    Queued,
-    /// No account qualifies: nothing stored or queued.
-    NotQueued,
 }
 
 /// What [`Store::request_email_change`] did.
@@ -437,14 +424,18 @@ pub trait Store: Send + Sync + 'static {
         session: Option<NewSession>,
     ) -> Result<User, CreateUserError>;
 
-    /// Counts the request, and when it is within the limit and the address
-    /// has an account whose address is not verified yet: ends its earlier
-    /// verification tokens, stores the new one and queues its email. All in
-    /// one transaction.
-    async fn request_email_verification(
+    /// Counts a request for an email to the counter's address
+    /// (`RATE_LIMIT_EMAIL`, one atomic upsert); `Some` when it is past the
+    /// limit.
+    async fn count_email_request(
         &self,
-        request: ResetRequest,
-    ) -> Result<EmailRequested, StoreError>;
+        counter: &EmailCounter,
+    ) -> Result<Option<Attempts>, StoreError>;
+
+    /// When the address has an account whose address is not verified yet:
+    /// ends its earlier verification tokens, stores the new one and queues
+    /// its email, in one transaction. True when it did.
+    async fn request_email_verification(&self, request: LinkRequest) -> Result<bool, StoreError>;
 
     /// For `requestEmailChange` of `user_id` to `request.email`: counts the
     /// request on the new address; within the limit, unless an account has
@@ -454,7 +445,8 @@ pub trait Store: Send + Sync + 'static {
     async fn request_email_change(
         &self,
         user_id: Uuid,
-        request: ResetRequest,
+        counter: EmailCounter,
+        request: LinkRequest,
         notice: NewEmail,
     ) -> Result<EmailChangeRequested, StoreError>;
 
@@ -532,13 +524,10 @@ pub trait Store: Send + Sync + 'static {
         notice: Option<NewEmail>,
     ) -> Result<Option<u64>, StoreError>;
 
-    /// Counts the request, and when it is within the limit and the address
-    /// has an account: ends that account's earlier reset tokens, stores the
-    /// new one and queues its email. All in one transaction.
-    async fn request_password_reset(
-        &self,
-        request: ResetRequest,
-    ) -> Result<EmailRequested, StoreError>;
+    /// When the address has an account: ends its earlier reset tokens,
+    /// stores the new one and queues its email, in one transaction. True
+    /// when it did.
+    async fn request_password_reset(&self, request: LinkRequest) -> Result<bool, StoreError>;
 
     /// The account (id and address) of `token` when it is a live token of
     /// `purpose`: not spent, ended or expired, and issued for the account's

@@ -157,6 +157,8 @@ async fn unknown_addresses_get_the_same_answer_and_no_email() {
     resp.assert_error("BAD_USER_INPUT");
     assert_eq!(resp.body["errors"][0]["extensions"]["field"], "email");
     assert!(!resp.text.contains("not an address"), "{}", resp.text);
+    // What depends on the account runs after the answer: give it time.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.db.count("SELECT count(*) FROM outbox").await, 0);
     assert_eq!(app.db.count("SELECT count(*) FROM email_tokens").await, 0);
     assert!(smtp.received().is_empty());
@@ -314,7 +316,7 @@ async fn an_email_waits_out_a_mail_server_that_is_down_and_a_restart() {
         .await
         .data("requestPasswordReset");
     // The worker tries, fails, and schedules a retry.
-    eventually(&app, "SELECT attempts FROM outbox", 1).await;
+    eventually(&app, "SELECT coalesce(max(attempts), 0) FROM outbox", 1).await;
     assert_eq!(
         app.db
             .count("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND attempts = 1")
@@ -354,7 +356,7 @@ async fn a_refused_recipient_or_a_dropped_connection_is_retried() {
         request(&app, "retried@example.com")
             .await
             .data("requestPasswordReset");
-        eventually(&app, "SELECT attempts FROM outbox", 1).await;
+        eventually(&app, "SELECT coalesce(max(attempts), 0) FROM outbox", 1).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(smtp.received().is_empty(), "{behaviour:?}");
         assert_eq!(

@@ -11,8 +11,8 @@ use super::models::{UserColumns, UserRow};
 use super::{outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, EmailChangeRequested, EmailKey, EmailRequested, NewEmail, NewEmailToken,
-    PasswordReset, ResetRequest, StoreError, TokenHash, TokenPurpose, Verified,
+    Attempts, EmailChangeRequested, EmailCounter, EmailKey, LinkRequest, NewEmail, NewEmailToken,
+    PasswordReset, StoreError, TokenHash, TokenPurpose, Verified,
 };
 use crate::domain::User;
 
@@ -32,68 +32,77 @@ macro_rules! count_request {
     };
 }
 
-/// Counts the request (an upsert, as for login attempts) and, within the
-/// limit and for an address with a qualifying account (any account for a
-/// reset, an unverified one for a verification), ends the account's
-/// earlier tokens of the purpose (`$12`), stores the new one and queues its
-/// email: one statement. An address without one costs the same round trip
-/// and writes only the counter.
+/// Counts a request for an email (one atomic upsert).
+struct CountRequest;
+
+impl Statement for CountRequest {
+    type Row = (Integer, Timestamptz);
+    const SQL: &'static str = concat!(
+        count_request!(),
+        " SELECT requests, window_ends_at FROM counted"
+    );
+}
+
+/// See [`crate::db::Store::count_email_request`].
+pub async fn count(
+    conn: &mut AsyncPgConnection,
+    counter: &EmailCounter,
+) -> Result<Option<Attempts>, StoreError> {
+    let (count, window_ends_at): (i32, DateTime<Utc>) = Prepared::<CountRequest>::new(vec![
+        Bind::Bytes(counter.key.as_bytes()),
+        Bind::Timestamp(counter.new_window_ends_at),
+    ])
+    .get_result(conn)
+    .await?;
+    Ok(limited(count, window_ends_at, counter.max))
+}
+
+/// For an address with a qualifying account (any account for a reset, an
+/// unverified one for a verification): ends the account's earlier tokens of
+/// the purpose (`$9`), stores the new one and queues its email, in one
+/// statement.
 struct RequestLink;
 
 impl Statement for RequestLink {
-    type Row = (Integer, Timestamptz, Bool);
-    const SQL: &'static str = concat!(
-        "\n",
-        count_request!(),
-        ", account AS (
-    SELECT id FROM users
-    WHERE email = $4 AND (SELECT requests FROM counted) <= $3
-      AND ($12 = 'password_reset' OR NOT email_verified)
+    type Row = Bool;
+    const SQL: &'static str = "
+WITH account AS (
+    SELECT id FROM users WHERE email = $1 AND ($9 = 'password_reset' OR NOT email_verified)
 ), superseded AS (
     UPDATE email_tokens SET ended_at = now()
-    WHERE user_id = (SELECT id FROM account) AND purpose = $12 AND ended_at IS NULL
+    WHERE user_id = (SELECT id FROM account) AND purpose = $9 AND ended_at IS NULL
 ), token AS (
     INSERT INTO email_tokens (token_hash, user_id, purpose, email, expires_at)
-    SELECT $5, id, $12, $4, $6 FROM account
+    SELECT $2, id, $9, $1, $3 FROM account
 ), queued AS (
     INSERT INTO outbox (id, kind, recipient, subject, text_body, html_body)
-    SELECT $7, $8, $4, $9, $10, $11 FROM account
+    SELECT $4, $5, $1, $6, $7, $8 FROM account
     RETURNING id
 )
-SELECT requests, window_ends_at, EXISTS (SELECT 1 FROM queued) FROM counted"
-    );
+SELECT EXISTS (SELECT 1 FROM queued)";
 }
 
 /// See [`crate::db::Store::request_password_reset`] and
 /// [`crate::db::Store::request_email_verification`].
 pub async fn request_link(
     conn: &mut AsyncPgConnection,
-    request: &ResetRequest,
+    request: &LinkRequest,
     purpose: TokenPurpose,
-) -> Result<EmailRequested, StoreError> {
+) -> Result<bool, StoreError> {
     let email = &request.email_out;
-    let (count, window_ends_at, queued): (i32, DateTime<Utc>, bool) =
-        Prepared::<RequestLink>::new(vec![
-            Bind::Bytes(request.counter.key.as_bytes()),
-            Bind::Timestamp(request.counter.new_window_ends_at),
-            Bind::Int(i64::from(request.counter.max)),
-            Bind::Text(&request.email),
-            Bind::Bytes(request.token.hash.as_bytes()),
-            Bind::Timestamp(request.token.expires_at),
-            Bind::Uuid(email.id),
-            Bind::Text(email.kind),
-            Bind::Text(&email.subject),
-            Bind::Text(&email.text),
-            Bind::Text(&email.html),
-            Bind::Text(purpose.as_str()),
-        ])
-        .get_result(conn)
-        .await?;
-    Ok(match limited(count, window_ends_at, request.counter.max) {
-        Some(attempts) => EmailRequested::Limited(attempts),
-        None if queued => EmailRequested::Queued,
-        None => EmailRequested::NotQueued,
-    })
+    Ok(Prepared::<RequestLink>::new(vec![
+        Bind::Text(&request.email),
+        Bind::Bytes(request.token.hash.as_bytes()),
+        Bind::Timestamp(request.token.expires_at),
+        Bind::Uuid(email.id),
+        Bind::Text(email.kind),
+        Bind::Text(&email.subject),
+        Bind::Text(&email.text),
+        Bind::Text(&email.html),
+        Bind::Text(purpose.as_str()),
+    ])
+    .get_result(conn)
+    .await?)
 }
 
 /// The attempts, when `count` is past `max`.
@@ -145,15 +154,16 @@ FROM counted"
 pub async fn request_change(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-    request: &ResetRequest,
+    counter: &EmailCounter,
+    request: &LinkRequest,
     notice: &NewEmail,
 ) -> Result<EmailChangeRequested, StoreError> {
     let email = &request.email_out;
     let (count, window_ends_at, taken, _queued): (i32, DateTime<Utc>, bool, bool) =
         Prepared::<RequestChange>::new(vec![
-            Bind::Bytes(request.counter.key.as_bytes()),
-            Bind::Timestamp(request.counter.new_window_ends_at),
-            Bind::Int(i64::from(request.counter.max)),
+            Bind::Bytes(counter.key.as_bytes()),
+            Bind::Timestamp(counter.new_window_ends_at),
+            Bind::Int(i64::from(counter.max)),
             Bind::Text(&request.email),
             Bind::Bytes(request.token.hash.as_bytes()),
             Bind::Timestamp(request.token.expires_at),
@@ -171,7 +181,7 @@ pub async fn request_change(
         ])
         .get_result(conn)
         .await?;
-    Ok(match limited(count, window_ends_at, request.counter.max) {
+    Ok(match limited(count, window_ends_at, counter.max) {
         Some(attempts) => EmailChangeRequested::Limited(attempts),
         None if taken => EmailChangeRequested::Taken,
         None => EmailChangeRequested::Queued,

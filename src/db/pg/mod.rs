@@ -30,10 +30,10 @@ use uuid::Uuid;
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    AttemptCounter, CreateUserError, DeleteAccount, EmailChangeRequested, EmailKey, EmailRequested,
-    EndSession, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
-    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, Verified,
-    bounded,
+    AttemptCounter, Attempts, CreateUserError, DeleteAccount, EmailChangeRequested, EmailCounter,
+    EmailKey, EndSession, LinkRequest, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser,
+    PasswordReset, Purged, QueuedEmail, Rotation, Store, StoreError, TokenHash, TokenPurpose,
+    Verified, bounded,
 };
 use crate::domain::{EndReason, Session, User};
 
@@ -197,10 +197,14 @@ impl Store for PgStore {
         .await
     }
 
-    async fn request_password_reset(
+    async fn count_email_request(
         &self,
-        request: ResetRequest,
-    ) -> Result<EmailRequested, StoreError> {
+        counter: &EmailCounter,
+    ) -> Result<Option<Attempts>, StoreError> {
+        bounded(async { email::count(&mut *self.conn().await?, counter).await }).await
+    }
+
+    async fn request_password_reset(&self, request: LinkRequest) -> Result<bool, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
             email::request_link(&mut conn, &request, TokenPurpose::PasswordReset).await
@@ -208,10 +212,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn request_email_verification(
-        &self,
-        request: ResetRequest,
-    ) -> Result<EmailRequested, StoreError> {
+    async fn request_email_verification(&self, request: LinkRequest) -> Result<bool, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
             email::request_link(&mut conn, &request, TokenPurpose::VerifyEmail).await
@@ -222,12 +223,13 @@ impl Store for PgStore {
     async fn request_email_change(
         &self,
         user_id: Uuid,
-        request: ResetRequest,
+        counter: EmailCounter,
+        request: LinkRequest,
         notice: NewEmail,
     ) -> Result<EmailChangeRequested, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
-            email::request_change(&mut conn, user_id, &request, &notice).await
+            email::request_change(&mut conn, user_id, &counter, &request, &notice).await
         })
         .await
     }

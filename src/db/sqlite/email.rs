@@ -10,8 +10,8 @@ use super::rows::{self, UserColumns, UserRow, user_columns};
 use super::{outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, EmailChangeRequested, EmailKey, EmailRequested, NewEmail, NewEmailToken,
-    PasswordReset, ResetRequest, TokenHash, TokenPurpose, Verified,
+    Attempts, EmailChangeRequested, EmailCounter, EmailKey, LinkRequest, NewEmail, NewEmailToken,
+    PasswordReset, TokenHash, TokenPurpose, Verified,
 };
 use crate::domain::{EndReason, User};
 
@@ -67,17 +67,16 @@ pub fn end_tokens(
     .map(drop)
 }
 
-/// Counts a request for an email to `request.email`: `Some` when it is past
-/// the limit.
-fn count(conn: &mut SqliteConnection, request: &ResetRequest) -> QueryResult<Option<Attempts>> {
+/// See [`crate::db::Store::count_email_request`].
+pub fn count(conn: &mut SqliteConnection, counter: &EmailCounter) -> QueryResult<Option<Attempts>> {
     let (count, window_ends_at): (i32, i64) = Prepared::<CountRequest>::new(vec![
-        Bind::Bytes(request.counter.key.as_bytes()),
-        Bind::Int(rows::millis(request.counter.new_window_ends_at)),
+        Bind::Bytes(counter.key.as_bytes()),
+        Bind::Int(rows::millis(counter.new_window_ends_at)),
         Bind::Int(rows::now()),
     ])
     .get_result(conn)?;
     let count = u32::try_from(count).unwrap_or(u32::MAX);
-    if count <= request.counter.max {
+    if count <= counter.max {
         return Ok(None);
     }
     Ok(Some(Attempts {
@@ -111,12 +110,9 @@ pub fn insert_token(
 /// only to an account whose address is not verified yet.
 pub fn request_link(
     conn: &mut SqliteConnection,
-    request: &ResetRequest,
+    request: &LinkRequest,
     purpose: TokenPurpose,
-) -> QueryResult<EmailRequested> {
-    if let Some(attempts) = count(conn, request)? {
-        return Ok(EmailRequested::Limited(attempts));
-    }
+) -> QueryResult<bool> {
     let account = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])
         .get_result::<(Vec<u8>, i64)>(conn)
         .optional()?;
@@ -124,14 +120,14 @@ pub fn request_link(
         Some((id, verified)) if purpose == TokenPurpose::PasswordReset || verified == 0 => {
             rows::uuid(&id)?
         }
-        _ => return Ok(EmailRequested::NotQueued),
+        _ => return Ok(false),
     };
     end_tokens(conn, user_id, purpose)?;
     insert_token(conn, &request.token, user_id, purpose, &request.email)?;
     let mut email = request.email_out.clone();
     email.recipient.clone_from(&request.email);
     outbox::queue(conn, &email)?;
-    Ok(EmailRequested::Queued)
+    Ok(true)
 }
 
 struct AddressOf;
@@ -145,10 +141,11 @@ impl Statement for AddressOf {
 pub fn request_change(
     conn: &mut SqliteConnection,
     user_id: Uuid,
-    request: &ResetRequest,
+    counter: &EmailCounter,
+    request: &LinkRequest,
     notice: &NewEmail,
 ) -> QueryResult<EmailChangeRequested> {
-    if let Some(attempts) = count(conn, request)? {
+    if let Some(attempts) = count(conn, counter)? {
         return Ok(EmailChangeRequested::Limited(attempts));
     }
     let taken = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])

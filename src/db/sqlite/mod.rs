@@ -38,10 +38,10 @@ use uuid::Uuid;
 use writer::Writer;
 
 use super::{
-    AttemptCounter, CreateUserError, DeleteAccount, EmailChangeRequested, EmailKey, EmailRequested,
-    EndSession, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
-    QueuedEmail, ResetRequest, Rotation, Store, StoreError, TokenHash, TokenPurpose, Verified,
-    bounded,
+    AttemptCounter, Attempts, CreateUserError, DeleteAccount, EmailChangeRequested, EmailCounter,
+    EmailKey, EndSession, LinkRequest, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser,
+    PasswordReset, Purged, QueuedEmail, Rotation, Store, StoreError, TokenHash, TokenPurpose,
+    Verified, bounded,
 };
 use crate::config::SqliteFile;
 use crate::domain::{EndReason, Session, User};
@@ -327,18 +327,20 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn request_password_reset(
+    async fn count_email_request(
         &self,
-        request: ResetRequest,
-    ) -> Result<EmailRequested, StoreError> {
+        counter: &EmailCounter,
+    ) -> Result<Option<Attempts>, StoreError> {
+        let counter = counter.clone();
+        self.write(move |conn| email::count(conn, &counter)).await
+    }
+
+    async fn request_password_reset(&self, request: LinkRequest) -> Result<bool, StoreError> {
         self.write(move |conn| email::request_link(conn, &request, TokenPurpose::PasswordReset))
             .await
     }
 
-    async fn request_email_verification(
-        &self,
-        request: ResetRequest,
-    ) -> Result<EmailRequested, StoreError> {
+    async fn request_email_verification(&self, request: LinkRequest) -> Result<bool, StoreError> {
         self.write(move |conn| email::request_link(conn, &request, TokenPurpose::VerifyEmail))
             .await
     }
@@ -346,10 +348,11 @@ impl Store for SqliteStore {
     async fn request_email_change(
         &self,
         user_id: Uuid,
-        request: ResetRequest,
+        counter: EmailCounter,
+        request: LinkRequest,
         notice: NewEmail,
     ) -> Result<EmailChangeRequested, StoreError> {
-        self.write(move |conn| email::request_change(conn, user_id, &request, &notice))
+        self.write(move |conn| email::request_change(conn, user_id, &counter, &request, &notice))
             .await
     }
 
