@@ -168,3 +168,26 @@ async fn one_operation_checks_one_password() {
     assert_eq!(resp.code(), "GRAPHQL_VALIDATION_FAILED", "{}", resp.text);
     app.me(&s.access).await.data("me");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_account_gets_no_more_mail() {
+    // A mail server that is down: the verification email stays queued.
+    let port = super::helpers::smtp::SmtpServer::unused_port().await;
+    let url = super::helpers::smtp::SmtpServer::url_for(port);
+    let app = TestApp::spawn_with(&[("SMTP_URL", url.as_str())]).await;
+    let s = app.register("queued@example.com").await;
+    app.register("stays@example.com").await;
+    let pending = "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL";
+    assert_eq!(app.db.count(pending).await, 2);
+    app.as_bearer_with(&s.access, DELETE, json!({ "p": PASSWORD }))
+        .await
+        .data("deleteAccount");
+    // Only the other account's email is left to send.
+    assert_eq!(app.db.count(pending).await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM outbox WHERE recipient = 'stays@example.com'")
+            .await,
+        1
+    );
+}

@@ -33,6 +33,24 @@ pub async fn queue(conn: &mut AsyncPgConnection, email: &NewEmail) -> Result<(),
     Ok(())
 }
 
+struct DropPending;
+
+impl Statement for DropPending {
+    type Row = SqlUuid;
+    const SQL: &'static str = "
+DELETE FROM outbox WHERE recipient = $1 AND sent_at IS NULL AND abandoned_at IS NULL
+RETURNING id";
+}
+
+/// Deletes the unsent emails to `recipient` (inside the caller's
+/// transaction): an account that is gone gets no more mail.
+pub async fn drop_pending(conn: &mut AsyncPgConnection, recipient: &str) -> Result<(), StoreError> {
+    Prepared::<DropPending>::new(vec![Bind::Text(recipient)])
+        .load::<Uuid>(conn)
+        .await?;
+    Ok(())
+}
+
 /// Takes the due emails no other worker holds (`SKIP LOCKED`: two
 /// instances claiming at once get different emails) and leases them.
 struct Claim;

@@ -231,10 +231,13 @@ pub async fn delete(
         if role == Role::Admin.as_str() && admins.iter().all(|id| *id == user_id) {
             return Ok(DeleteAccount::LastAdmin);
         }
-        // Sessions and refresh tokens go with it (ON DELETE CASCADE).
-        diesel::delete(users::table.find(user_id))
-            .execute(conn)
+        // Sessions and refresh tokens go with it (ON DELETE CASCADE), and
+        // so does mail not yet sent to it: its links died with the tokens.
+        let email: String = diesel::delete(users::table.find(user_id))
+            .returning(users::email)
+            .get_result(conn)
             .await?;
+        outbox::drop_pending(conn, &email).await?;
         Ok(DeleteAccount::Deleted)
     })
     .await

@@ -210,8 +210,8 @@ impl Statement for OtherAdmin {
 struct DeleteUser;
 
 impl Statement for DeleteUser {
-    type Row = Integer;
-    const SQL: &'static str = "DELETE FROM users WHERE id = $1";
+    type Row = Text;
+    const SQL: &'static str = "DELETE FROM users WHERE id = $1 RETURNING email";
 }
 
 /// See [`crate::db::Store::delete_account`]. The write queue runs one write
@@ -232,7 +232,9 @@ pub fn delete(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<DeleteA
             return Ok(DeleteAccount::LastAdmin);
         }
     }
-    // Sessions and refresh tokens go with it (ON DELETE CASCADE).
-    Prepared::<DeleteUser>::new(vec![Bind::Uuid(user_id)]).execute(conn)?;
+    // Sessions and refresh tokens go with it (ON DELETE CASCADE), and so
+    // does mail not yet sent to it: its links died with the tokens.
+    let email: String = Prepared::<DeleteUser>::new(vec![Bind::Uuid(user_id)]).get_result(conn)?;
+    super::outbox::drop_pending(conn, &email)?;
     Ok(DeleteAccount::Deleted)
 }

@@ -35,6 +35,22 @@ pub fn queue(conn: &mut SqliteConnection, email: &NewEmail) -> QueryResult<()> {
     .map(drop)
 }
 
+struct DropPending;
+
+impl Statement for DropPending {
+    type Row = Integer;
+    const SQL: &'static str =
+        "DELETE FROM outbox WHERE recipient = $1 AND sent_at IS NULL AND abandoned_at IS NULL";
+}
+
+/// Deletes the unsent emails to `recipient` (inside the caller's write):
+/// an account that is gone gets no more mail.
+pub fn drop_pending(conn: &mut SqliteConnection, recipient: &str) -> QueryResult<()> {
+    Prepared::<DropPending>::new(vec![Bind::Text(recipient)])
+        .execute(conn)
+        .map(drop)
+}
+
 struct AnyDue;
 
 impl Statement for AnyDue {
