@@ -150,7 +150,13 @@ impl AuthService {
                 return;
             };
             if let Err(error) = job.await {
-                tracing::warn!(code = error.code(), "an emailed link could not be queued");
+                // An internal error's text is a safe description (see
+                // `crate::error`); the others are their code.
+                let reason = match &error {
+                    AppError::Internal(description) => description.as_str(),
+                    other => other.code(),
+                };
+                tracing::warn!(reason, "an emailed link could not be queued");
             }
         });
     }

@@ -30,15 +30,12 @@ impl AuthService {
         let Some(mail) = self.mail.as_deref() else {
             return Ok(None);
         };
-        let (token, hash) = link_token::generate()?;
-        let ttl = self.email_links.verify_ttl;
-        let link = mail.verify_link(&token);
+        let link = link_request(mail, address, self.email_links.verify_ttl, |token| {
+            (Kind::VerifyEmail, mail.verify_link(token))
+        })?;
         Ok(Some(NewVerification {
-            token: NewEmailToken {
-                hash,
-                expires_at: Utc::now() + chrono_duration(ttl)?,
-            },
-            email: mail.compose(Kind::VerifyEmail, address, address, "", Some((&link, ttl))),
+            token: link.token,
+            email: link.email_out,
         }))
     }
 

@@ -9,24 +9,12 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{MailConfig, MailTransport, SmtpServer, SmtpTls};
+use crate::db::QueuedEmail;
 
 /// How long one SMTP exchange may take. Longer than a slow server's 30 s
 /// answer; the worker sends several emails at once, so one slow server
 /// holds up only its own email.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// An email as the outbox holds it.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    /// The address it goes to.
-    pub recipient: String,
-    /// One line.
-    pub subject: String,
-    /// The plain-text part.
-    pub text: String,
-    /// The HTML part.
-    pub html: String,
-}
 
 /// Why an email was not handed over. The text is safe to log: it names the
 /// kind of failure, never the message, the recipient or a credential.
@@ -64,7 +52,7 @@ impl Sender {
     }
 
     /// Hands one email over.
-    pub async fn send(&self, email: &Outgoing) -> Result<(), SendError> {
+    pub async fn send(&self, email: &QueuedEmail) -> Result<(), SendError> {
         match self {
             Sender::Log => {
                 tracing::info!(target: "authql::mail", to = %email.recipient,

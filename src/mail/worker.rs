@@ -16,7 +16,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::transport::{Outgoing, Sender};
+use super::transport::Sender;
 use crate::db::{QueuedEmail, Store};
 
 /// Emails claimed at once, and so sent concurrently: one slow mail server
@@ -86,13 +86,7 @@ async fn deliver_due(store: &Arc<dyn Store>, sender: &Arc<Sender>) -> Result<usi
 
 /// Sends one claimed email and records the outcome.
 async fn deliver(store: &dyn Store, sender: &Sender, email: QueuedEmail) {
-    let outgoing = Outgoing {
-        recipient: email.recipient.clone(),
-        subject: email.subject.clone(),
-        text: email.text.clone(),
-        html: email.html.clone(),
-    };
-    let outcome = sender.send(&outgoing).await;
+    let outcome = sender.send(&email).await;
     let recorded = match outcome {
         Ok(()) => {
             tracing::info!(target: "authql::mail", email_id = %email.id, kind = %email.kind,

@@ -422,3 +422,30 @@ async fn two_instances_send_each_email_once() {
     assert_eq!(received.len(), 12);
     assert_eq!(recipients, addresses);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_used_twice_at_once_works_once() {
+    let smtp = SmtpServer::start().await;
+    let app = mail_app(&smtp.url(), &[]).await;
+    app.register("racer@example.com").await;
+    request(&app, "racer@example.com")
+        .await
+        .data("requestPasswordReset");
+    let token = token_in(&read(&smtp.wait_for(1).await[0]));
+    let (a, b) = tokio::join!(
+        reset(&app, &token, "first new passphrase"),
+        reset(&app, &token, "second new passphrase"),
+    );
+    let mut codes = [a.code().to_owned(), b.code().to_owned()];
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["".to_owned(), "INVALID_TOKEN".to_owned()],
+        "{} / {}",
+        a.text,
+        b.text
+    );
+    // One session came of it.
+    let live = "SELECT count(*) FROM sessions WHERE ended_at IS NULL";
+    assert_eq!(app.db.count(live).await, 1);
+}
