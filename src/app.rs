@@ -60,7 +60,9 @@ impl AppState {
     pub fn start_background(&self) {
         self.start_mail_worker();
         if let Some(interval) = self.config.housekeeping_interval {
-            tokio::spawn(crate::housekeeping::run(Arc::clone(&self.store), interval));
+            let retention = self.config.audit_retention;
+            let store = Arc::clone(&self.store);
+            tokio::spawn(crate::housekeeping::run(store, interval, retention));
         }
     }
 

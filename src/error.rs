@@ -38,6 +38,10 @@ pub enum AppError {
     /// `EMAIL_VERIFICATION=required`: the account's address is not verified
     /// yet, so no session starts.
     EmailNotVerified,
+    /// `login` of a disabled account, after the password matched.
+    AccountDisabled,
+    /// An administration field given an id that names no account.
+    NotFound,
     /// Too many attempts; retry after this many whole seconds.
     RateLimited {
         /// Whole seconds until the next attempt may succeed.
@@ -66,6 +70,8 @@ impl AppError {
             Self::InvalidToken => "INVALID_TOKEN",
             Self::FeatureDisabled => "FEATURE_DISABLED",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::AccountDisabled => "ACCOUNT_DISABLED",
+            Self::NotFound => "NOT_FOUND",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -83,6 +89,8 @@ impl AppError {
             Self::InvalidToken => "this link is invalid or has expired",
             Self::FeatureDisabled => "this feature is not enabled on this server",
             Self::EmailNotVerified => "confirm your email address first: see the link we sent",
+            Self::AccountDisabled => "this account has been disabled",
+            Self::NotFound => "no account has this id",
             Self::RateLimited { .. } => "too many attempts, try again later",
             Self::Internal(_) => "internal server error",
         }

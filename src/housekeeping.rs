@@ -1,7 +1,8 @@
 //! The background purge: expired refresh tokens, sessions, rate-limit
 //! counters and emailed-link tokens, and sent or abandoned emails a week
-//! old, are deleted every `HOUSEKEEPING_INTERVAL`, in batches, so the
-//! tables stay the size of the live data without a cron job.
+//! old, and audit events older than `AUDIT_RETENTION`, are deleted every
+//! `HOUSEKEEPING_INTERVAL`, in batches, so the tables stay the size of the
+//! live data without a cron job.
 //!
 //! Ended sessions whose tokens have not expired yet are kept: `logout` with
 //! one of those tokens must still answer `false`, and a reused one must still
@@ -20,10 +21,14 @@ const BATCH: u32 = 500;
 const PAUSE: Duration = Duration::from_millis(50);
 
 /// Purges everything that expired, batch by batch; returns the totals.
-pub async fn purge_once(store: &dyn Store) -> Purged {
+/// Audit events go once older than `audit_retention` (`None`: never).
+pub async fn purge_once(store: &dyn Store, audit_retention: Option<Duration>) -> Purged {
     let mut total = Purged::default();
+    let audit_before = audit_retention
+        .and_then(|keep| chrono::Duration::from_std(keep).ok())
+        .map(|keep| chrono::Utc::now() - keep);
     loop {
-        let batch = match store.purge_expired(BATCH).await {
+        let batch = match store.purge_expired(BATCH, audit_before).await {
             Ok(batch) => batch,
             Err(error) => {
                 tracing::warn!(error = error.describe(), "housekeeping: purge failed");
@@ -36,6 +41,7 @@ pub async fn purge_once(store: &dyn Store) -> Purged {
         total.email_tokens += batch.email_tokens;
         total.email_requests += batch.email_requests;
         total.outbox += batch.outbox;
+        total.audit_events += batch.audit_events;
         if batch.counts().iter().all(|n| *n < u64::from(BATCH)) {
             break;
         }
@@ -45,12 +51,12 @@ pub async fn purge_once(store: &dyn Store) -> Purged {
 }
 
 /// Runs [`purge_once`] every `interval`, forever (spawn it).
-pub async fn run(store: Arc<dyn Store>, interval: Duration) {
+pub async fn run(store: Arc<dyn Store>, interval: Duration, audit_retention: Option<Duration>) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let purged = purge_once(store.as_ref()).await;
+        let purged = purge_once(store.as_ref(), audit_retention).await;
         tracing::info!(
             refresh_tokens = purged.refresh_tokens,
             sessions = purged.sessions,
@@ -58,6 +64,7 @@ pub async fn run(store: Arc<dyn Store>, interval: Duration) {
             email_tokens = purged.email_tokens,
             email_requests = purged.email_requests,
             outbox = purged.outbox,
+            audit_events = purged.audit_events,
             "housekeeping: purged expired rows"
         );
     }

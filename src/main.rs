@@ -1,5 +1,7 @@
-//! The `authql` binary: `serve` (the default), `migrate`, `print-schema`.
+//! The `authql` binary: `serve` (the default), `migrate`, `print-schema`,
+//! and the operator's `users` commands.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use authql::app::{AppState, serve};
@@ -24,6 +26,11 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit.
     PrintSchema,
+    /// Administer accounts from the command line.
+    Users {
+        #[command(subcommand)]
+        command: authql::cli::UsersCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,11 +47,21 @@ fn main() -> ExitCode {
 
     // Real environment variables win over `.env`, as in most Node tooling.
     let _ = dotenvy::dotenv();
+    // A command's output is stdout; its log lines go to stderr beside it.
+    let serving = matches!(command, Command::Serve | Command::Migrate);
     tracing_subscriber::fmt()
+        .with_writer(move || -> Box<dyn std::io::Write> {
+            if serving {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(std::io::stderr())
+            }
+        })
         // Colours only for a terminal, not for log files and collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(if serving { "info" } else { "warn" })),
         )
         .init();
     let config = match Config::from_env() {
@@ -68,7 +85,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            tracing::error!("{message}");
+            if serving {
+                tracing::error!("{message}");
+            } else {
+                eprintln!("authql: {message}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -103,8 +124,17 @@ async fn open_database(config: &Config) -> Result<Opened, String> {
 
 async fn run(command: Command, config: Config) -> Result<(), String> {
     let Opened { store, .. } = open_database(&config).await?;
-    if let Command::Migrate = command {
-        return Ok(());
+    match command {
+        Command::Migrate => return Ok(()),
+        Command::Users { command } => {
+            let lines = authql::cli::run(command, &config, store).await?;
+            let mut out = std::io::stdout().lock();
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+            return Ok(());
+        }
+        Command::Serve | Command::PrintSchema => {}
     }
     if config.secrets_generated {
         tracing::warn!(

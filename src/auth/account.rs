@@ -10,6 +10,7 @@ use super::audit::{self, LoginFailure, Origin};
 use super::flows::store_failure;
 use super::{AuthService, Password, Principal};
 use crate::db::{DeleteAccount, EmailKey};
+use crate::domain::AuditKind;
 use crate::error::AppError;
 use crate::mail::Kind;
 
@@ -40,9 +41,21 @@ impl AuthService {
             .as_deref()
             .map(|mail| mail.compose(Kind::PasswordChanged, email, email, "", None));
         let queued = notice.is_some();
+        let event = audit::event(
+            origin,
+            AuditKind::PasswordChanged,
+            Some(principal.user.id),
+            Some(principal.session_id),
+        );
         let ended = self
             .store
-            .change_password(principal.user.id, &hash, principal.session_id, notice)
+            .change_password(
+                principal.user.id,
+                &hash,
+                principal.session_id,
+                notice,
+                &event,
+            )
             .await
             .map_err(store_failure)?
             // Deleted meanwhile: its token died with it.
@@ -64,9 +77,15 @@ impl AuthService {
         origin: &Origin,
     ) -> Result<(), AppError> {
         self.check_password(principal, password, origin).await?;
+        let event = audit::event(
+            origin,
+            AuditKind::AccountDeleted,
+            Some(principal.user.id),
+            Some(principal.session_id),
+        );
         match self
             .store
-            .delete_account(principal.user.id)
+            .delete_account(principal.user.id, &event)
             .await
             .map_err(store_failure)?
         {
@@ -94,7 +113,8 @@ impl AuthService {
             .begin_login(Some(email), self.attempt_counter(key.as_ref())?)
             .await
             .map_err(store_failure)?;
-        self.enforce_login_limit(lookup.attempts, origin)?;
+        self.enforce_login_limit(lookup.attempts, origin, Some(principal.user.id))
+            .await?;
         // The stored hash of this account (not another that took the
         // address meanwhile); without one, the dummy hash does the same work.
         let hash = lookup
@@ -104,7 +124,14 @@ impl AuthService {
         if self.hasher.verify(password, hash).await? {
             return Ok(());
         }
-        audit::login_failed(origin, LoginFailure::WrongPassword, Some(principal.user.id));
-        Err(AppError::InvalidCredentials)
+        let id = Some(principal.user.id);
+        Err(self
+            .refuse_login(
+                origin,
+                LoginFailure::WrongPassword,
+                id,
+                AppError::InvalidCredentials,
+            )
+            .await)
     }
 }

@@ -1,6 +1,8 @@
-//! Audit events: one structured `tracing` event per security-relevant
-//! outcome, under the target `authql::audit`, so operators can route them
-//! apart from the rest of the log (`RUST_LOG=authql::audit=info`).
+//! Audit events, twice: each security-relevant outcome is an
+//! [`AuditEvent`] the store writes in the transaction of its change (the
+//! queryable audit log), and a structured `tracing` event under the target
+//! `authql::audit`, so operators can route them apart from the rest of the
+//! log (`RUST_LOG=authql::audit=info`).
 //!
 //! Every event carries `event` (a stable name), and where known `user_id`,
 //! `session_id` and `client_ip`. None ever carries a password, hash, token
@@ -9,7 +11,10 @@
 
 use std::net::IpAddr;
 
+use chrono::Utc;
 use uuid::Uuid;
+
+use crate::domain::{AuditEvent, AuditKind};
 
 /// The most of a `User-Agent` a session records (API.md: 256 characters).
 pub const USER_AGENT_CHARS: usize = 256;
@@ -23,6 +28,9 @@ pub struct Origin {
     /// characters. Client-chosen text: stored and shown to the account,
     /// never written to a log line.
     pub user_agent: Option<String>,
+    /// The request's id (a valid `X-Request-Id`), for finding its log
+    /// lines from an audit event.
+    pub request_id: Option<String>,
 }
 
 impl Origin {
@@ -36,7 +44,17 @@ impl Origin {
                     .collect::<String>()
             })
             .filter(|ua| !ua.is_empty());
-        Self { ip, user_agent }
+        Self {
+            ip,
+            user_agent,
+            request_id: None,
+        }
+    }
+
+    /// The origin with the request's id.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
     }
 
     /// The client IP as stored (sessions, audit).
@@ -54,6 +72,11 @@ pub enum LoginFailure {
     UnknownEmail,
     /// The account exists; the password is wrong.
     WrongPassword,
+    /// The password was right; an ADMIN disabled the account.
+    Disabled,
+    /// The password was right; the address is not verified yet
+    /// (`EMAIL_VERIFICATION=required`).
+    Unverified,
 }
 
 impl LoginFailure {
@@ -62,8 +85,68 @@ impl LoginFailure {
             Self::MalformedEmail => "malformed_email",
             Self::UnknownEmail => "unknown_email",
             Self::WrongPassword => "wrong_password",
+            Self::Disabled => "disabled",
+            Self::Unverified => "unverified",
         }
     }
+}
+
+/// An event of `kind` from the request at `origin`, about `user_id` (when
+/// the flow knows it: the store fills in the account it finds) and
+/// `session_id`.
+pub fn event(
+    origin: &Origin,
+    kind: AuditKind,
+    user_id: Option<Uuid>,
+    session_id: Option<Uuid>,
+) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::new_v4(),
+        kind,
+        at: Utc::now(),
+        user_id,
+        actor_id: None,
+        session_id,
+        ip: origin.ip_text(),
+        user_agent: origin.user_agent.clone(),
+        reason: None,
+        request_id: origin.request_id.clone(),
+    }
+}
+
+/// A refused sign-in. Of an unknown or malformed email it names no account
+/// and holds nothing of what was typed.
+pub fn failed_login(origin: &Origin, reason: LoginFailure, user_id: Option<Uuid>) -> AuditEvent {
+    AuditEvent {
+        reason: Some(reason.as_str()),
+        ..event(origin, AuditKind::LoginFailed, user_id, None)
+    }
+}
+
+/// The first refusal of a rate limit's window (`reason`: `login`, `ip` or
+/// `email`): later refusals of the same window record nothing, so cheap
+/// refused requests cannot become unbounded writes.
+pub fn limited(origin: &Origin, reason: &'static str, user_id: Option<Uuid>) -> AuditEvent {
+    AuditEvent {
+        reason: Some(reason),
+        ..event(origin, AuditKind::RateLimited, user_id, None)
+    }
+}
+
+/// An administrative change by `actor` (`None`: an operator at the command
+/// line) of the account `user_id`.
+pub fn admin(origin: &Origin, kind: AuditKind, actor: Option<Uuid>, user_id: Uuid) -> AuditEvent {
+    AuditEvent {
+        actor_id: actor,
+        ..event(origin, kind, Some(user_id), None)
+    }
+}
+
+/// An ADMIN (or an operator: `actor` is `None`) changed an account.
+pub fn administered(kind: AuditKind, actor: Option<Uuid>, user_id: Uuid, origin: &Origin) {
+    tracing::info!(target: "authql::audit", event = kind.as_str(), user_id = %user_id,
+        actor_id = actor.map(tracing::field::display), client_ip = %ip(origin),
+        "account administered");
 }
 
 fn ip(origin: &Origin) -> String {

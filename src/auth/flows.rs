@@ -14,7 +14,7 @@ use crate::db::{
     AttemptCounter, Attempts, CreateUserError, EmailKey, EndSession, NewSession, NewUser, Rotation,
     TokenHash,
 };
-use crate::domain::{EndReason, User};
+use crate::domain::{AuditKind, EndReason, Role, User};
 use crate::error::AppError;
 
 /// A store failure, as the client sees it: internal, described safely.
@@ -40,18 +40,8 @@ impl AuthService {
         password: Password,
         origin: &Origin,
     ) -> Result<SignedIn, AppError> {
-        self.check_ip(origin)?;
-        let email = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
-            field: "email",
-            message,
-        })?;
-        password
-            .check_policy()
-            .map_err(|message| AppError::BadUserInput {
-                field: "password",
-                message,
-            })?;
-        let password_hash = self.hasher.hash(password).await?;
+        self.check_ip(origin).await?;
+        let (email, password_hash) = self.new_credentials(raw_email, password).await?;
 
         let user_id = Uuid::new_v4();
         let session_id = Uuid::new_v4();
@@ -69,11 +59,19 @@ impl AuthService {
             id: user_id,
             email,
             password_hash,
+            role: Role::User,
+            email_verified: false,
             verification,
         };
         let session = (!required).then(|| new_session(session_id, &refresh, origin));
         let queued = new_user.verification.is_some();
-        let user = match self.store.create_user(new_user, session).await {
+        let event = audit::event(
+            origin,
+            AuditKind::Registered,
+            Some(user_id),
+            session.as_ref().map(|s| s.id),
+        );
+        let user = match self.store.create_user(new_user, session, &event).await {
             Ok(user) => user,
             Err(CreateUserError::EmailTaken) => return Err(AppError::EmailTaken),
             Err(CreateUserError::Store(error)) => return Err(store_failure(error)),
@@ -88,6 +86,27 @@ impl AuthService {
         self.signed_in(user, session_id, refresh)
     }
 
+    /// A new account's normalized email and bcrypt hash, after the
+    /// contract's checks of both (`BAD_USER_INPUT` naming the field).
+    pub(super) async fn new_credentials(
+        &self,
+        raw_email: &str,
+        password: Password,
+    ) -> Result<(String, String), AppError> {
+        let email = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
+            field: "email",
+            message,
+        })?;
+        password
+            .check_policy()
+            .map_err(|message| AppError::BadUserInput {
+                field: "password",
+                message,
+            })?;
+        let password_hash = self.hasher.hash(password).await?;
+        Ok((email, password_hash))
+    }
+
     /// Signs in with email and password. Every failure, whatever its cause
     /// (malformed email, unknown account, wrong password), is the same
     /// `INVALID_CREDENTIALS` after the same bcrypt work.
@@ -97,7 +116,7 @@ impl AuthService {
         password: Password,
         origin: &Origin,
     ) -> Result<SignedIn, AppError> {
-        self.check_ip(origin)?;
+        self.check_ip(origin).await?;
         let normalized = email::normalize(raw_email).ok();
         // RATE_LIMIT_LOGIN: the attempt is counted before any password is
         // checked, so a limited email is refused even with the right
@@ -112,7 +131,9 @@ impl AuthService {
             .begin_login(normalized.as_deref(), self.attempt_counter(key.as_ref())?)
             .await
             .map_err(store_failure)?;
-        self.enforce_login_limit(lookup.attempts, origin)?;
+        let found = lookup.credentials.as_ref().map(|c| c.user.id);
+        self.enforce_login_limit(lookup.attempts, origin, found)
+            .await?;
 
         let (user, hash) = match lookup.credentials {
             Some(c) => (Some(c.user), Some(c.password_hash)),
@@ -127,21 +148,47 @@ impl AuthService {
                     (Some(_), None) => LoginFailure::UnknownEmail,
                     (Some(_), Some(_)) => LoginFailure::WrongPassword,
                 };
-                audit::login_failed(origin, reason, found.map(|u| u.id));
-                return Err(AppError::InvalidCredentials);
+                let user_id = found.map(|u| u.id);
+                return Err(self
+                    .refuse_login(origin, reason, user_id, AppError::InvalidCredentials)
+                    .await);
             }
         };
 
-        // Only now, after the password matched: an unverified address is not
-        // revealed to someone who does not know the password.
+        // Only now, after the password matched: a disabled account or an
+        // unverified address is not revealed to someone who does not know
+        // the password.
+        if user.disabled {
+            return Err(self
+                .refuse_login(
+                    origin,
+                    LoginFailure::Disabled,
+                    Some(user.id),
+                    AppError::AccountDisabled,
+                )
+                .await);
+        }
         if self.email_links.verification == EmailVerification::Required && !user.email_verified {
-            return Err(AppError::EmailNotVerified);
+            return Err(self
+                .refuse_login(
+                    origin,
+                    LoginFailure::Unverified,
+                    Some(user.id),
+                    AppError::EmailNotVerified,
+                )
+                .await);
         }
         let session_id = Uuid::new_v4();
         let refresh = self.tokens.issue_refresh(user.id, session_id)?;
         let session = new_session(session_id, &refresh, origin);
+        let event = audit::event(
+            origin,
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(session_id),
+        );
         self.store
-            .create_session(user.id, session, key.as_ref())
+            .create_session(user.id, session, key.as_ref(), &event)
             .await
             .map_err(store_failure)?;
         audit::login_succeeded(origin, user.id, session_id);
@@ -150,12 +197,20 @@ impl AuthService {
 
     /// Trades a refresh token for a new pair in the same session.
     pub async fn refresh(&self, presented: &str, origin: &Origin) -> Result<SignedIn, AppError> {
-        self.check_ip(origin)?;
+        self.check_ip(origin).await?;
         let claims = self
             .tokens
             .verify_refresh(presented, true)
             .ok_or(AppError::InvalidRefreshToken)?;
         let next = self.tokens.issue_refresh(claims.sub, claims.sid)?;
+        // Stored only if the token turns out to be spent (a rotation itself
+        // is no event: see `Session.lastActiveAt`).
+        let reuse = audit::event(
+            origin,
+            AuditKind::ReuseDetected,
+            Some(claims.sub),
+            Some(claims.sid),
+        );
         let rotation = self
             .store
             .rotate_refresh_token(
@@ -163,6 +218,7 @@ impl AuthService {
                 claims.sid,
                 &next.stored,
                 origin.ip_text().as_deref(),
+                &reuse,
             )
             .await
             .map_err(store_failure)?;
@@ -188,9 +244,15 @@ impl AuthService {
             .tokens
             .verify_refresh(presented, false)
             .ok_or(AppError::InvalidRefreshToken)?;
+        let event = audit::event(
+            origin,
+            AuditKind::LoggedOut,
+            Some(claims.sub),
+            Some(claims.sid),
+        );
         let outcome = self
             .store
-            .end_session_by_token(&TokenHash::of(presented), claims.sub)
+            .end_session_by_token(&TokenHash::of(presented), claims.sub, &event)
             .await
             .map_err(store_failure)?;
         match outcome {
@@ -207,7 +269,7 @@ impl AuthService {
             EndSession::Unknown if claims.exp < Utc::now().timestamp() => {
                 let ended = self
                     .store
-                    .end_session(claims.sub, claims.sid, EndReason::Logout)
+                    .end_session(claims.sub, claims.sid, EndReason::Logout, &event)
                     .await
                     .map_err(store_failure)?;
                 if ended {
@@ -225,9 +287,15 @@ impl AuthService {
         principal: &Principal,
         origin: &Origin,
     ) -> Result<u64, AppError> {
+        let event = audit::event(
+            origin,
+            AuditKind::LoggedOutAll,
+            Some(principal.user.id),
+            Some(principal.session_id),
+        );
         let ended = self
             .store
-            .end_all_sessions(principal.user.id)
+            .end_all_sessions(principal.user.id, &event)
             .await
             .map_err(store_failure)?;
         audit::logged_out_everywhere(origin, principal.user.id, principal.session_id, ended);
@@ -254,14 +322,66 @@ impl AuthService {
     }
 
     /// `RATE_LIMIT_IP`: counts one sign-in call from the client's IP.
-    pub(super) fn check_ip(&self, origin: &Origin) -> Result<(), AppError> {
+    pub(super) async fn check_ip(&self, origin: &Origin) -> Result<(), AppError> {
         let (Some(limiter), Some(ip)) = (&self.ip_limiter, origin.ip) else {
             return Ok(());
         };
-        limiter.check(ip).map_err(|retry_after| {
-            audit::rate_limited(origin, "ip", retry_after);
-            AppError::RateLimited { retry_after }
-        })
+        let Err((retry_after, first)) = limiter.check(ip) else {
+            return Ok(());
+        };
+        audit::rate_limited(origin, "ip", retry_after);
+        if first {
+            self.record(audit::limited(origin, "ip", None)).await?;
+        }
+        Err(AppError::RateLimited { retry_after })
+    }
+
+    /// Records an event that goes with no change.
+    pub(super) async fn record(&self, event: crate::db::AuditEvent) -> Result<(), AppError> {
+        self.store
+            .record(std::slice::from_ref(&event))
+            .await
+            .map_err(store_failure)
+    }
+
+    /// A refused sign-in: logged, recorded, and answered with `error` (the
+    /// store's failure instead, if the event could not be written).
+    pub(super) async fn refuse_login(
+        &self,
+        origin: &Origin,
+        reason: LoginFailure,
+        user_id: Option<Uuid>,
+        error: AppError,
+    ) -> AppError {
+        audit::login_failed(origin, reason, user_id);
+        match self
+            .record(audit::failed_login(origin, reason, user_id))
+            .await
+        {
+            Ok(()) => error,
+            Err(failure) => failure,
+        }
+    }
+
+    /// `RATE_LIMITED` for a request whose counter (`attempts`, limited at
+    /// `max`) is past its limit; the window's first refusal is recorded
+    /// (`reason`: `login` or `email`).
+    pub(super) async fn limited(
+        &self,
+        origin: &Origin,
+        attempts: Attempts,
+        max: u32,
+        reason: &'static str,
+        user_id: Option<Uuid>,
+    ) -> AppError {
+        let error = limited_until(attempts.window_ends_at, origin, "email");
+        if attempts.count != max.saturating_add(1) {
+            return error;
+        }
+        match self.record(audit::limited(origin, reason, user_id)).await {
+            Ok(()) => error,
+            Err(failure) => failure,
+        }
     }
 
     /// Where this login's attempt is counted, when the limit is on.
@@ -281,10 +401,11 @@ impl AuthService {
     }
 
     /// Refuses the login when its email is past `RATE_LIMIT_LOGIN`.
-    pub(super) fn enforce_login_limit(
+    pub(super) async fn enforce_login_limit(
         &self,
         attempts: Option<Attempts>,
         origin: &Origin,
+        user_id: Option<Uuid>,
     ) -> Result<(), AppError> {
         let (Some(attempts), Some(limit)) = (attempts, self.login_limit) else {
             return Ok(());
@@ -292,7 +413,9 @@ impl AuthService {
         if attempts.count <= limit.max {
             return Ok(());
         }
-        Err(limited_until(attempts.window_ends_at, origin, "email"))
+        Err(self
+            .limited(origin, attempts, limit.max, "login", user_id)
+            .await)
     }
 
     pub(super) fn signed_in(

@@ -33,8 +33,9 @@ impl IpLimiter {
     }
 
     /// Counts one call from `ip`; past the limit, returns the whole seconds
-    /// until its window ends.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    /// until its window ends, and whether this is the window's first
+    /// refusal.
+    pub fn check(&self, ip: IpAddr) -> Result<(), (u64, bool)> {
         let now = Instant::now();
         let Ok(mut windows) = self.windows.lock() else {
             return Ok(()); // a poisoned lock fails open rather than locking everyone out
@@ -48,7 +49,8 @@ impl IpLimiter {
         }
         window.1 = window.1.saturating_add(1);
         if window.1 > self.limit.max {
-            Err(whole_seconds(window.0 - now))
+            let first = window.1 == self.limit.max.saturating_add(1);
+            Err((whole_seconds(window.0 - now), first))
         } else {
             Ok(())
         }
@@ -64,7 +66,7 @@ pub fn whole_seconds(left: Duration) -> u64 {
 
 /// The answer to a request past a limit whose window ends at
 /// `window_ends_at`: `RATE_LIMITED` with the whole seconds left, logged as
-/// an audit event of `scope`.
+/// an audit event of `scope` (the stored event is the caller's).
 pub fn limited_until(
     window_ends_at: chrono::DateTime<chrono::Utc>,
     origin: &super::Origin,
@@ -93,7 +95,8 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(limiter.check(ip), Ok(()));
         }
-        assert_eq!(limiter.check(ip), Err(1));
+        assert_eq!(limiter.check(ip), Err((1, true)));
+        assert_eq!(limiter.check(ip), Err((1, false)));
         assert_eq!(limiter.check(other), Ok(()));
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(limiter.check(ip), Ok(()));

@@ -7,6 +7,7 @@
 //! SQL (the store does one atomic step per call).
 
 mod account;
+pub mod admin;
 pub mod audit;
 pub mod bcrypt;
 mod cpu_pool;

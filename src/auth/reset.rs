@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use super::audit::{self, Origin};
 use super::flows::{new_session, store_failure};
-use super::limits::limited_until;
 use super::{AuthService, Password, SignedIn, email, link_token};
 use crate::db::{EmailCounter, EmailKey, LinkRequest, NewEmailToken, PasswordReset, TokenPurpose};
+use crate::domain::AuditKind;
 use crate::error::AppError;
 use crate::mail::{Kind, Mail};
 
@@ -41,8 +41,9 @@ impl AuthService {
             let request = link_request(&mail, &email, ttl, |token| {
                 (Kind::PasswordReset, mail.reset_link(token))
             })?;
+            let event = audit::event(&origin, AuditKind::PasswordResetRequested, None, None);
             if store
-                .request_password_reset(request)
+                .request_password_reset(request, &event)
                 .await
                 .map_err(store_failure)?
             {
@@ -63,7 +64,7 @@ impl AuthService {
         new: Password,
         origin: &Origin,
     ) -> Result<SignedIn, AppError> {
-        self.check_ip(origin)?;
+        self.check_ip(origin).await?;
         let token = link_token::parse(presented).ok_or(AppError::InvalidToken)?;
         // The new password is checked before the token is spent: a refused
         // one leaves the link usable.
@@ -94,9 +95,15 @@ impl AuthService {
             notice,
         };
         // Spent here, atomically: of two concurrent uses, one gets the account.
+        let event = audit::event(
+            origin,
+            AuditKind::PasswordReset,
+            Some(user_id),
+            Some(session_id),
+        );
         let user = self
             .store
-            .reset_password(reset)
+            .reset_password(reset, &event)
             .await
             .map_err(store_failure)?
             .ok_or(AppError::InvalidToken)?;
@@ -116,7 +123,7 @@ impl AuthService {
         raw_email: &str,
         origin: &Origin,
     ) -> Result<(Arc<Mail>, String), AppError> {
-        self.check_ip(origin)?;
+        self.check_ip(origin).await?;
         let mail = self.mail.clone().ok_or(AppError::FeatureDisabled)?;
         let address = email::normalize(raw_email).map_err(|message| AppError::BadUserInput {
             field: "email",
@@ -129,7 +136,8 @@ impl AuthService {
             .await
             .map_err(store_failure)?
         {
-            return Err(limited_until(attempts.window_ends_at, origin, "email"));
+            let max = counter.max;
+            return Err(self.limited(origin, attempts, max, "email", None).await);
         }
         Ok((mail, address))
     }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::audit::{self, Origin};
 use super::flows::store_failure;
 use super::{AuthService, Principal};
-use crate::domain::{EndReason, Session};
+use crate::domain::{AuditKind, EndReason, Session};
 use crate::error::AppError;
 
 impl AuthService {
@@ -32,14 +32,15 @@ impl AuthService {
         origin: &Origin,
     ) -> Result<bool, AppError> {
         let own = session_id == principal.session_id;
-        let reason = if own {
-            EndReason::Logout
+        let (reason, kind) = if own {
+            (EndReason::Logout, AuditKind::LoggedOut)
         } else {
-            EndReason::Revoked
+            (EndReason::Revoked, AuditKind::SessionRevoked)
         };
+        let event = audit::event(origin, kind, Some(principal.user.id), Some(session_id));
         let ended = self
             .store
-            .end_session(principal.user.id, session_id, reason)
+            .end_session(principal.user.id, session_id, reason, &event)
             .await
             .map_err(store_failure)?;
         if ended {
@@ -55,9 +56,15 @@ impl AuthService {
         principal: &Principal,
         origin: &Origin,
     ) -> Result<u64, AppError> {
+        let event = audit::event(
+            origin,
+            AuditKind::LoggedOutOthers,
+            Some(principal.user.id),
+            Some(principal.session_id),
+        );
         let ended = self
             .store
-            .end_other_sessions(principal.user.id, principal.session_id)
+            .end_other_sessions(principal.user.id, principal.session_id, &event)
             .await
             .map_err(store_failure)?;
         audit::logged_out_others(origin, principal.user.id, principal.session_id, ended);

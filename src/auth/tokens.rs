@@ -250,6 +250,7 @@ mod tests {
             created_at: Utc::now(),
             email_verified: false,
             last_login_at: None,
+            disabled: false,
         }
     }
 

@@ -12,11 +12,10 @@ use chrono::Utc;
 
 use super::audit::{self, Origin};
 use super::flows::store_failure;
-use super::limits::limited_until;
 use super::reset::{chrono_duration, link_request};
 use super::{AuthService, Password, Principal, email, link_token};
 use crate::db::{EmailChangeRequested, LinkRequest, NewEmailToken, NewVerification, Verified};
-use crate::domain::User;
+use crate::domain::{AuditKind, User};
 use crate::error::AppError;
 use crate::mail::Kind;
 
@@ -51,12 +50,13 @@ impl AuthService {
         let (mail, address) = self.counted_mail_request(raw_email, origin).await?;
         let ttl = self.email_links.verify_ttl;
         let store = Arc::clone(&self.store);
+        let event = audit::event(origin, AuditKind::EmailVerificationRequested, None, None);
         self.after_answer(async move {
             let request = link_request(&mail, &address, ttl, |token| {
                 (Kind::VerifyEmail, mail.verify_link(token))
             })?;
             if store
-                .request_email_verification(request)
+                .request_email_verification(request, &event)
                 .await
                 .map_err(store_failure)?
             {
@@ -70,11 +70,12 @@ impl AuthService {
     /// Confirms an address with the token of a verification or
     /// email-change email. Sessions live on; nothing signs in.
     pub async fn verify_email(&self, presented: &str, origin: &Origin) -> Result<User, AppError> {
-        self.check_ip(origin)?;
+        self.check_ip(origin).await?;
         let token = link_token::parse(presented).ok_or(AppError::InvalidToken)?;
+        let event = audit::event(origin, AuditKind::EmailVerified, None, None);
         match self
             .store
-            .verify_email(&token)
+            .verify_email(&token, &event)
             .await
             .map_err(store_failure)?
         {
@@ -132,14 +133,22 @@ impl AuthService {
             },
             email_out: confirmation,
         };
+        let max = counter.max;
+        let event = audit::event(
+            origin,
+            AuditKind::EmailChangeRequested,
+            Some(principal.user.id),
+            Some(principal.session_id),
+        );
         match self
             .store
-            .request_email_change(principal.user.id, counter, request, notice)
+            .request_email_change(principal.user.id, counter, request, notice, &event)
             .await
             .map_err(store_failure)?
         {
             EmailChangeRequested::Limited(attempts) => {
-                Err(limited_until(attempts.window_ends_at, origin, "email"))
+                let id = Some(principal.user.id);
+                Err(self.limited(origin, attempts, max, "email", id).await)
             }
             EmailChangeRequested::Taken => Err(AppError::EmailTaken),
             EmailChangeRequested::Queued => {

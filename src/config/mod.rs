@@ -189,6 +189,9 @@ pub struct Config {
     pub app_name: String,
     /// `PASSWORD_RESET_EXPIRES`.
     pub password_reset_ttl: Duration,
+    /// `AUDIT_RETENTION`: how long audit events are kept; `None` (`0`)
+    /// keeps them forever.
+    pub audit_retention: Option<Duration>,
     /// `EMAIL_VERIFY_EXPIRES`.
     pub email_verify_ttl: Duration,
     /// `EMAIL_VERIFICATION`.
@@ -348,6 +351,14 @@ impl Config {
             },
             mail,
             app_name: get("APP_NAME").unwrap_or_else(|| "authql".to_owned()),
+            audit_retention: match get("AUDIT_RETENTION").as_deref() {
+                Some("0") => None,
+                other => Some(lifetime(
+                    other.map(str::to_owned),
+                    "AUDIT_RETENTION",
+                    "90d",
+                )?),
+            },
             password_reset_ttl: lifetime(
                 get("PASSWORD_RESET_EXPIRES"),
                 "PASSWORD_RESET_EXPIRES",

@@ -28,7 +28,7 @@ use uuid::Uuid;
 pub use error::StoreError;
 
 use crate::config::Database;
-pub use crate::domain::{EndReason, Role, Session, User};
+pub use crate::domain::{AuditEvent, AuditKind, EndReason, Role, Session, User};
 
 /// The whole of one store call, pool (or write lock) wait included. Also
 /// bounds what the database cannot: a network that silently stops answering.
@@ -168,11 +168,13 @@ pub struct Purged {
     pub email_requests: u64,
     /// Sent or abandoned emails older than a week.
     pub outbox: u64,
+    /// Audit events older than `AUDIT_RETENTION`.
+    pub audit_events: u64,
 }
 
 impl Purged {
     /// Every count, in a fixed order.
-    pub fn counts(&self) -> [u64; 6] {
+    pub fn counts(&self) -> [u64; 7] {
         [
             self.refresh_tokens,
             self.sessions,
@@ -180,6 +182,7 @@ impl Purged {
             self.email_tokens,
             self.email_requests,
             self.outbox,
+            self.audit_events,
         ]
     }
 }
@@ -206,6 +209,61 @@ pub struct NewSession {
     pub ip: Option<String>,
 }
 
+/// What an administrative change of an account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminChange {
+    /// The account as it is now, and how many of its sessions ended.
+    Changed(User, u64),
+    /// The account already was so: nothing changed, nothing recorded.
+    Unchanged(User),
+    /// Refused: it would leave no enabled `ADMIN`.
+    LastAdmin,
+    /// No such account.
+    Missing,
+}
+
+/// What [`Store::set_user`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// A new role; a different one ends every session of the account.
+    Role(Role),
+    /// Disabled (`true`: every session and emailed token ends) or enabled.
+    Disabled(bool),
+}
+
+/// A page of the users list: newest first, after a position.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only accounts whose (lowercased) email holds this, literally.
+    pub search: Option<String>,
+    /// Only accounts before this `(created_at, id)` in the order.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// What [`Store::list_users`] found.
+#[derive(Debug, Clone, Default)]
+pub struct UserPage {
+    /// The accounts, newest first.
+    pub users: Vec<User>,
+    /// Every account the search matches, on any page.
+    pub total: u64,
+}
+
+/// A page of the audit log: newest first, after a position.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only the events of this account.
+    pub user_id: Option<Uuid>,
+    /// Only events of these kinds (empty: all).
+    pub kinds: Vec<AuditKind>,
+    /// Only events before this `(at, id)` in the order.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// What [`Store::delete_account`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteAccount {
@@ -226,6 +284,11 @@ pub struct NewUser {
     pub email: String,
     /// A bcrypt hash.
     pub password_hash: String,
+    /// `USER` from the API; `ADMIN` only from the command line.
+    pub role: Role,
+    /// True when the address is known to be the person's (an account made
+    /// by an operator).
+    pub email_verified: bool,
     /// A verification link to store and email with the account
     /// (`EMAIL_VERIFICATION` optional or required).
     pub verification: Option<NewVerification>,
@@ -422,6 +485,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user: NewUser,
         session: Option<NewSession>,
+        event: &AuditEvent,
     ) -> Result<User, CreateUserError>;
 
     /// Counts a request for an email to the counter's address
@@ -435,7 +499,12 @@ pub trait Store: Send + Sync + 'static {
     /// When the address has an account whose address is not verified yet:
     /// ends its earlier verification tokens, stores the new one and queues
     /// its email, in one transaction. True when it did.
-    async fn request_email_verification(&self, request: LinkRequest) -> Result<bool, StoreError>;
+    /// `event` is recorded with it, about that account.
+    async fn request_email_verification(
+        &self,
+        request: LinkRequest,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// For `requestEmailChange` of `user_id` to `request.email`: counts the
     /// request on the new address; within the limit, unless an account has
@@ -448,12 +517,18 @@ pub trait Store: Send + Sync + 'static {
         counter: EmailCounter,
         request: LinkRequest,
         notice: NewEmail,
+        event: &AuditEvent,
     ) -> Result<EmailChangeRequested, StoreError>;
 
     /// Spends a live verification or email-change token: marks the address
     /// verified, and for an email change moves the account to the token's
-    /// address, in one transaction.
-    async fn verify_email(&self, token: &TokenHash) -> Result<Verified, StoreError>;
+    /// address, in one transaction, with `event` about that account
+    /// (recorded as `EMAIL_CHANGED` for an email change).
+    async fn verify_email(
+        &self,
+        token: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<Verified, StoreError>;
 
     /// The first step of a login, in one round trip: counts the attempt
     /// against `counter` (when the per-email limit is on) and reads the
@@ -472,17 +547,20 @@ pub trait Store: Send + Sync + 'static {
         user_id: Uuid,
         session: NewSession,
         clear: Option<&EmailKey>,
+        event: &AuditEvent,
     ) -> Result<(), StoreError>;
 
     /// Trades a live refresh token of `session_id` for `next`, atomically: of
     /// concurrent calls with one token exactly one gets [`Rotation::Rotated`].
-    /// A token that was already used ends its session ([`Rotation::Reused`]).
+    /// A token that was already used ends its session ([`Rotation::Reused`])
+    /// and records `reuse` (about the session's account) with that end.
     async fn rotate_refresh_token(
         &self,
         presented: &TokenHash,
         session_id: Uuid,
         next: &NewRefreshToken,
         ip: Option<&str>,
+        reuse: &AuditEvent,
     ) -> Result<Rotation, StoreError>;
 
     /// Ends the live session this token (used or not) of `user_id` belongs
@@ -491,6 +569,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         presented: &TokenHash,
         user_id: Uuid,
+        event: &AuditEvent,
     ) -> Result<EndSession, StoreError>;
 
     /// Ends the session `session_id` of `user_id` if it is live; true when
@@ -501,13 +580,21 @@ pub trait Store: Send + Sync + 'static {
         user_id: Uuid,
         session_id: Uuid,
         reason: EndReason,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
-    /// Ends every live session of the account; returns how many.
-    async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError>;
+    /// Ends every live session of the account and records `event`; returns
+    /// how many ended.
+    async fn end_all_sessions(&self, user_id: Uuid, event: &AuditEvent) -> Result<u64, StoreError>;
 
-    /// Ends every live session of the account but `keep`; returns how many.
-    async fn end_other_sessions(&self, user_id: Uuid, keep: Uuid) -> Result<u64, StoreError>;
+    /// Ends every live session of the account but `keep` and records
+    /// `event`; returns how many ended.
+    async fn end_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Uuid,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError>;
 
     /// The account's live sessions, the most recently active first.
     async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError>;
@@ -522,12 +609,18 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         keep: Uuid,
         notice: Option<NewEmail>,
+        event: &AuditEvent,
     ) -> Result<Option<u64>, StoreError>;
 
     /// When the address has an account: ends its earlier reset tokens,
     /// stores the new one and queues its email, in one transaction. True
-    /// when it did.
-    async fn request_password_reset(&self, request: LinkRequest) -> Result<bool, StoreError>;
+    /// when it did; then `event` is recorded with it, about that account.
+    /// Disabled accounts get nothing.
+    async fn request_password_reset(
+        &self,
+        request: LinkRequest,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// The account (id and address) of `token` when it is a live token of
     /// `purpose`: not spent, ended or expired, and issued for the account's
@@ -543,7 +636,12 @@ pub trait Store: Send + Sync + 'static {
     /// token of the account, starts the new session and queues the notice.
     /// `None` when the token was not live (of N concurrent calls with one
     /// token, one gets the account).
-    async fn reset_password(&self, reset: PasswordReset) -> Result<Option<User>, StoreError>;
+    /// `event` is recorded with it, about that account.
+    async fn reset_password(
+        &self,
+        reset: PasswordReset,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Claims up to `limit` emails that are due, reserving each until
     /// `lease_until` (another instance skips them meanwhile).
@@ -564,13 +662,49 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 
-    /// Deletes the account, its sessions and its tokens, unless it is the
-    /// last `ADMIN` (checked under a lock, so two admins deleting themselves
-    /// at once cannot both succeed).
-    async fn delete_account(&self, user_id: Uuid) -> Result<DeleteAccount, StoreError>;
+    /// Deletes the account, its sessions and its tokens, and records
+    /// `event`, unless it is the last enabled `ADMIN` (checked under a lock,
+    /// so two admins deleting themselves at once cannot both succeed).
+    async fn delete_account(
+        &self,
+        user_id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<DeleteAccount, StoreError>;
 
-    /// Deletes up to `batch` rows of each kind that can no longer matter.
-    async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError>;
+    /// Changes the account's role or status and records `event`, in one
+    /// transaction; a change that would leave no enabled `ADMIN` is refused
+    /// under the same lock as [`Store::delete_account`]. A new role and a
+    /// disable end every session (and a disable every emailed token).
+    async fn set_user(
+        &self,
+        user_id: Uuid,
+        change: AccountChange,
+        event: &AuditEvent,
+    ) -> Result<AdminChange, StoreError>;
+
+    /// Records events that go with no change (a refused sign-in, a rate
+    /// limit), in one transaction.
+    async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// The account with this id.
+    async fn find_user(&self, user_id: Uuid) -> Result<Option<User>, StoreError>;
+
+    /// The account with this normalized email.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    /// A page of accounts, newest first, and how many match in all.
+    async fn list_users(&self, query: &UserQuery) -> Result<UserPage, StoreError>;
+
+    /// A page of audit events, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes up to `batch` rows of each kind that can no longer matter:
+    /// audit events only when `audit_before` is given, those older than it.
+    async fn purge_expired(
+        &self,
+        batch: u32,
+        audit_before: Option<DateTime<Utc>>,
+    ) -> Result<Purged, StoreError>;
 
     /// The account, if `session_id` is one of its live sessions.
     async fn find_session_user(

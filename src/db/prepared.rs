@@ -46,6 +46,8 @@ pub enum Bind<'a> {
     Uuid(Uuid),
     /// `timestamptz` (PostgreSQL only).
     Timestamp(DateTime<Utc>),
+    /// `boolean` on PostgreSQL; `0` or `1` on SQLite.
+    Bool(bool),
 }
 
 /// A [`Statement`] with its values, ready to run with diesel-async.
@@ -112,6 +114,7 @@ impl<S: Statement> QueryFragment<Pg> for Prepared<'_, S> {
             Bind::Int(value) => out.push_bind_param::<BigInt, _>(value),
             Bind::Uuid(value) => out.push_bind_param::<SqlUuid, _>(value),
             Bind::Timestamp(value) => out.push_bind_param::<Timestamptz, _>(value),
+            Bind::Bool(value) => out.push_bind_param::<diesel::sql_types::Bool, _>(value),
         })
     }
 }
@@ -125,6 +128,9 @@ impl<S: Statement> QueryFragment<Sqlite> for Prepared<'_, S> {
             Bind::OptBytes(value) => out.push_bind_param::<Nullable<Binary>, _>(value),
             Bind::Int(value) => out.push_bind_param::<BigInt, _>(value),
             Bind::Uuid(value) => out.push_bind_param::<Binary, _>(value.as_bytes().as_slice()),
+            Bind::Bool(value) => {
+                out.push_bind_param::<diesel::sql_types::Integer, _>(if *value { &1 } else { &0 })
+            }
             Bind::Timestamp(_) => Err(diesel::result::Error::QueryBuilderError(
                 "SQLite stores times as milliseconds: bind an Int".into(),
             )),

@@ -5,6 +5,7 @@
 //! cookie, the authenticated principal) lives in [`RequestContext`].
 
 mod account;
+mod admin;
 mod context;
 mod cookie;
 mod email_links;
@@ -22,7 +23,6 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 pub use context::{Authenticated, RequestContext, RoleGuard};
 pub use cookie::{REFRESH_COOKIE, read_refresh_cookie};
 pub use extension::{PARSE_FAILED, VALIDATION_FAILED};
-pub use resolvers::Query;
 pub use root_fields::select_operation;
 
 use crate::auth::AuthService;
@@ -36,7 +36,13 @@ pub struct Mutation(
     resolvers::SignInMutation,
     account::AccountMutation,
     email_links::EmailLinkMutation,
+    admin::AdminMutation,
 );
+
+// Every query, one part per area.
+#[allow(missing_docs)]
+#[derive(MergedObject, Default)]
+pub struct Query(resolvers::AccountQuery, admin::AdminQuery);
 
 /// The schema type served at `/graphql`.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -53,7 +59,7 @@ const MAX_COMPLEXITY: usize = 1_000;
 pub struct CookieMode(pub bool);
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(extension::RequestPhases)

@@ -22,12 +22,12 @@ pub(super) fn payload(ctx: &Context<'_>, signed_in: SignedIn) -> AuthPayload {
     AuthPayload::new(signed_in, in_body)
 }
 
-/// Read-only fields.
+/// The signed-in account's own read-only fields.
 #[derive(Default)]
-pub struct Query;
+pub struct AccountQuery;
 
 #[Object]
-impl Query {
+impl AccountQuery {
     /// The account the access token belongs to. Needs a valid access token.
     #[graphql(guard = "Authenticated")]
     async fn me(&self, ctx: &Context<'_>) -> Result<UserObject> {

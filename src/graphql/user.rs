@@ -4,6 +4,7 @@
 use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
 use uuid::Uuid;
 
+use super::admin::{AuditEventConnection, audit_connection};
 use super::context::{auth_service, principal};
 use super::types::{DateTime, Role};
 use crate::domain::{self, Role as StoredRole};
@@ -23,6 +24,8 @@ pub struct UserObject {
     pub created_at: DateTime,
     /// True once the account proved it reads mail at its address (verifyEmail, or a password reset).
     pub email_verified: bool,
+    /// True while an ADMIN has disabled the account: it cannot sign in and has no sessions.
+    pub disabled: bool,
     /// The last successful sign-in; null before the first.
     pub last_login_at: Option<DateTime>,
     #[graphql(skip)]
@@ -43,6 +46,7 @@ impl UserObject {
             role: user.role.into(),
             created_at: DateTime(user.created_at),
             email_verified: user.email_verified,
+            disabled: user.disabled,
             last_login_at: user.last_login_at.map(DateTime),
             user_id: user.id,
             own_session: None,
@@ -85,6 +89,25 @@ impl UserObject {
             .into_iter()
             .map(|session| SessionObject::new(session, current))
             .collect())
+    }
+
+    /// The account's security events, the newest first. Readable by the account itself and by ADMINs.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        self.viewer(ctx).await?;
+        let page = auth_service(ctx)?
+            .audit_events(
+                first.unwrap_or(20),
+                after.as_deref(),
+                Some(self.user_id),
+                Vec::new(),
+            )
+            .await?;
+        Ok(audit_connection(page))
     }
 }
 

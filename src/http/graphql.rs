@@ -62,6 +62,18 @@ fn user_agent(headers: &HeaderMap) -> Option<&str> {
     std::str::from_utf8(value.as_bytes()).ok()
 }
 
+/// A client's `X-Request-Id`, when it is a plausible id (1 to 128 of
+/// `A-Z a-z 0-9 . _ : -`): anything else is client-chosen text that has no
+/// place in the audit log, and is dropped.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-request-id")?.as_bytes();
+    let valid = (1..=128).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    valid.then(|| String::from_utf8_lossy(value).into_owned())
+}
+
 fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -128,7 +140,7 @@ async fn execute(
     let context = Arc::new(RequestContext::new(
         bearer_token(headers),
         refresh_cookie(headers),
-        Origin::new(ip, user_agent(headers)),
+        Origin::new(ip, user_agent(headers)).with_request_id(request_id(headers)),
     ));
     let result = state
         .schema

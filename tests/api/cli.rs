@@ -78,7 +78,7 @@ fn with_no_database_url_the_data_lives_in_authql_db_in_the_working_directory() {
         "{text}"
     );
     assert!(text.contains("created the database"), "{text}");
-    assert_eq!(text.matches("applied migration").count(), 5, "{text}");
+    assert_eq!(text.matches("applied migration").count(), 6, "{text}");
     assert!(dir.join("authql.db").is_file());
     // The second start finds its file and its tables.
     let again = stderr_and_out(&authql_in(&dir, &["migrate"], &[]));
@@ -227,4 +227,155 @@ async fn serve_answers_then_stops_gracefully_on_sigterm() {
     assert!(status.success(), "{status:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+}
+
+/// `authql users ...` against `db`, off the async runtime.
+async fn users(db: &TestDb, args: &[&str], password: Option<&str>) -> std::process::Output {
+    let url = db.url();
+    let mut all = vec!["users"];
+    all.extend_from_slice(args);
+    let args: Vec<String> = all.iter().map(|s| (*s).to_owned()).collect();
+    let password = password.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut env = vec![("DATABASE_URL", url.as_str())];
+        if let Some(password) = &password {
+            env.push(("AUTHQL_PASSWORD", password.as_str()));
+        }
+        authql(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+/// The one line a failed command says (after any log lines: the tests run
+/// with `RUST_LOG=info`).
+fn said(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr.lines().last().unwrap_or_default().to_owned()
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_commands_administer_a_real_database() {
+    let db = TestDb::new().await;
+    let password = "an operator's long password";
+    let created = users(
+        &db,
+        &["create", "--email", "Root@Example.com", "--admin"],
+        Some(password),
+    )
+    .await;
+    assert!(created.status.success(), "{}", stderr_and_out(&created));
+    let out = stdout(&created);
+    assert!(
+        out.starts_with("created ") && out.contains("root@example.com  ADMIN"),
+        "{out}"
+    );
+    assert!(!stderr_and_out(&created).contains(password));
+
+    // The account signs in through the API as a verified ADMIN.
+    let app = super::helpers::TestApp::spawn_on(db.share(), None, &[]).await;
+    let resp = app.login_raw("root@example.com", password).await;
+    assert_eq!(resp.data("login")["user"]["role"], "ADMIN");
+    let root = super::helpers::session(resp.data("login"));
+
+    // Without a password source and off a terminal: a clear refusal.
+    let refused = users(&db, &["create", "--email", "x@example.com"], None).await;
+    assert!(!refused.status.success());
+    assert_eq!(
+        said(&refused),
+        "authql: set AUTHQL_PASSWORD, or run on a terminal to be asked"
+    );
+    // A short password: the API's rule.
+    let short = users(&db, &["create", "--email", "x@example.com"], Some("short")).await;
+    assert!(!short.status.success());
+    assert!(said(&short).starts_with("authql: password: "));
+
+    let made = users(
+        &db,
+        &["create", "--email", "bob@example.com"],
+        Some(password),
+    )
+    .await;
+    assert!(made.status.success());
+    let bob = app.login_raw("bob@example.com", password).await;
+    let bob = super::helpers::session(bob.data("login"));
+
+    let listed = users(&db, &["list", "--search", "BOB"], None).await;
+    let out = stdout(&listed);
+    assert!(
+        out.contains("bob@example.com  USER") && out.ends_with("1 accounts\n"),
+        "{out}"
+    );
+
+    // The last enabled ADMIN is protected here too.
+    for args in [
+        vec!["set-role", "root@example.com", "USER"],
+        vec!["disable", "root@example.com"],
+        vec!["delete", "root@example.com"],
+    ] {
+        let output = users(&db, &args, None).await;
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            said(&output),
+            "authql: refused: that would leave no enabled ADMIN (make another one first)"
+        );
+    }
+
+    let revoked = users(&db, &["revoke-sessions", "bob@example.com"], None).await;
+    assert_eq!(stdout(&revoked), "ended 1 sessions of bob@example.com\n");
+    app.me(&bob.access).await.assert_error("UNAUTHENTICATED");
+    let disabled = users(&db, &["disable", "bob@example.com"], None).await;
+    assert!(stdout(&disabled).starts_with("disabled: "));
+    app.login_raw("bob@example.com", password)
+        .await
+        .assert_error("ACCOUNT_DISABLED");
+    let enabled = users(&db, &["enable", "bob@example.com"], None).await;
+    assert!(stdout(&enabled).starts_with("enabled: "));
+    let promoted = users(&db, &["set-role", "bob@example.com", "admin"], None).await;
+    assert!(stdout(&promoted).contains("bob@example.com  ADMIN"));
+    let unknown = users(&db, &["set-role", "bob@example.com", "ROOT"], None).await;
+    assert_eq!(said(&unknown), "authql: unknown role `ROOT`: ADMIN or USER");
+    let missing = users(&db, &["delete", "nobody@example.com"], None).await;
+    assert_eq!(
+        said(&missing),
+        "authql: no account has the email nobody@example.com"
+    );
+    let deleted = users(&db, &["delete", "bob@example.com"], None).await;
+    assert!(stdout(&deleted).starts_with("deleted bob@example.com"));
+
+    // Every change is in the audit log, with no actor and no IP.
+    let events = app
+        .as_bearer(
+            &root.access,
+            "{ auditEvents(types: [USER_SESSIONS_REVOKED, USER_DISABLED, USER_ENABLED, ROLE_CHANGED, USER_DELETED]) { edges { node { type actorId ip } } } }",
+        )
+        .await;
+    let edges = events.data("auditEvents")["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let kinds: Vec<&str> = edges
+        .iter()
+        .map(|e| e["node"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "USER_DELETED",
+            "ROLE_CHANGED",
+            "USER_ENABLED",
+            "USER_DISABLED",
+            "USER_SESSIONS_REVOKED"
+        ]
+    );
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["actorId"].is_null() && e["node"]["ip"].is_null())
+    );
 }

@@ -27,7 +27,7 @@ async fn purge_removes_what_expired_and_keeps_what_still_matters() {
         app.db.execute(&sql).await;
     }
 
-    let purged = authql::housekeeping::purge_once(app.state.store.as_ref()).await;
+    let purged = authql::housekeeping::purge_once(app.state.store.as_ref(), None).await;
     assert_eq!(
         (
             purged.refresh_tokens,
@@ -42,7 +42,7 @@ async fn purge_removes_what_expired_and_keeps_what_still_matters() {
     assert!(!app.logged_out(&ended.refresh).await);
     app.me(&old.access).await.assert_error("UNAUTHENTICATED");
     // A second pass finds nothing.
-    let again = authql::housekeeping::purge_once(app.state.store.as_ref()).await;
+    let again = authql::housekeeping::purge_once(app.state.store.as_ref(), None).await;
     assert_eq!(
         (again.refresh_tokens, again.sessions, again.login_attempts),
         (0, 0, 0)
@@ -82,7 +82,7 @@ async fn purge_removes_expired_links_counters_and_old_sent_mail() {
     ] {
         app.db.execute(&sql).await;
     }
-    let purged = authql::housekeeping::purge_once(app.state.store.as_ref()).await;
+    let purged = authql::housekeeping::purge_once(app.state.store.as_ref(), None).await;
     assert_eq!(
         (purged.email_tokens, purged.email_requests, purged.outbox),
         (2, 1, 1),

@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account;
+mod admin;
+mod audit;
 mod cli;
 mod connections;
 mod cookie;

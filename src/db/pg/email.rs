@@ -3,16 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use diesel::OptionalExtension;
-use diesel::sql_types::{Bool, Integer, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{UserColumns, UserRow};
-use super::{outbox, sessions};
+use super::{audit, outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, EmailChangeRequested, EmailCounter, EmailKey, LinkRequest, NewEmail, NewEmailToken,
-    PasswordReset, StoreError, TokenHash, TokenPurpose, Verified,
+    Attempts, AuditEvent, AuditKind, EmailChangeRequested, EmailCounter, EmailKey, LinkRequest,
+    NewEmail, NewEmailToken, PasswordReset, StoreError, TokenHash, TokenPurpose, Verified,
 };
 use crate::domain::User;
 
@@ -64,10 +64,11 @@ pub async fn count(
 struct RequestLink;
 
 impl Statement for RequestLink {
-    type Row = Bool;
+    type Row = Nullable<SqlUuid>;
     const SQL: &'static str = "
 WITH account AS (
-    SELECT id FROM users WHERE email = $1 AND ($9 = 'password_reset' OR NOT email_verified)
+    SELECT id FROM users WHERE email = $1
+      AND CASE WHEN $9 = 'password_reset' THEN NOT disabled ELSE NOT email_verified END
 ), superseded AS (
     UPDATE email_tokens SET ended_at = now()
     WHERE user_id = (SELECT id FROM account) AND purpose = $9 AND ended_at IS NULL
@@ -79,7 +80,7 @@ WITH account AS (
     SELECT $4, $5, $1, $6, $7, $8 FROM account
     RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM queued)";
+SELECT (SELECT id FROM account) WHERE EXISTS (SELECT 1 FROM queued)";
 }
 
 /// See [`crate::db::Store::request_password_reset`] and
@@ -88,21 +89,42 @@ pub async fn request_link(
     conn: &mut AsyncPgConnection,
     request: &LinkRequest,
     purpose: TokenPurpose,
+    event: &AuditEvent,
 ) -> Result<bool, StoreError> {
     let email = &request.email_out;
-    Ok(Prepared::<RequestLink>::new(vec![
-        Bind::Text(&request.email),
-        Bind::Bytes(request.token.hash.as_bytes()),
-        Bind::Timestamp(request.token.expires_at),
-        Bind::Uuid(email.id),
-        Bind::Text(email.kind),
-        Bind::Text(&email.subject),
-        Bind::Text(&email.text),
-        Bind::Text(&email.html),
-        Bind::Text(purpose.as_str()),
-    ])
-    .get_result(conn)
-    .await?)
+    conn.transaction(async |conn| {
+        let account: Option<Option<Uuid>> = Prepared::<RequestLink>::new(vec![
+            Bind::Text(&request.email),
+            Bind::Bytes(request.token.hash.as_bytes()),
+            Bind::Timestamp(request.token.expires_at),
+            Bind::Uuid(email.id),
+            Bind::Text(email.kind),
+            Bind::Text(&email.subject),
+            Bind::Text(&email.text),
+            Bind::Text(&email.html),
+            Bind::Text(purpose.as_str()),
+        ])
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(Some(user_id)) = account else {
+            return Ok(false);
+        };
+        audit::insert(conn, &[event], Some(user_id)).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Ends every live emailed token of the account (it was disabled).
+pub async fn end_all_tokens(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "UPDATE email_tokens SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL",
+    )
+    .bind::<SqlUuid, _>(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The attempts, when `count` is past `max`.
@@ -157,35 +179,43 @@ pub async fn request_change(
     counter: &EmailCounter,
     request: &LinkRequest,
     notice: &NewEmail,
+    event: &AuditEvent,
 ) -> Result<EmailChangeRequested, StoreError> {
     let email = &request.email_out;
-    let (count, window_ends_at, taken, _queued): (i32, DateTime<Utc>, bool, bool) =
-        Prepared::<RequestChange>::new(vec![
-            Bind::Bytes(counter.key.as_bytes()),
-            Bind::Timestamp(counter.new_window_ends_at),
-            Bind::Int(i64::from(counter.max)),
-            Bind::Text(&request.email),
-            Bind::Bytes(request.token.hash.as_bytes()),
-            Bind::Timestamp(request.token.expires_at),
-            Bind::Uuid(email.id),
-            Bind::Text(email.kind),
-            Bind::Text(&email.subject),
-            Bind::Text(&email.text),
-            Bind::Text(&email.html),
-            Bind::Uuid(user_id),
-            Bind::Uuid(notice.id),
-            Bind::Text(notice.kind),
-            Bind::Text(&notice.subject),
-            Bind::Text(&notice.text),
-            Bind::Text(&notice.html),
-        ])
-        .get_result(conn)
-        .await?;
-    Ok(match limited(count, window_ends_at, counter.max) {
-        Some(attempts) => EmailChangeRequested::Limited(attempts),
-        None if taken => EmailChangeRequested::Taken,
-        None => EmailChangeRequested::Queued,
+    conn.transaction(async |conn| {
+        let (count, window_ends_at, taken, _queued): (i32, DateTime<Utc>, bool, bool) =
+            Prepared::<RequestChange>::new(vec![
+                Bind::Bytes(counter.key.as_bytes()),
+                Bind::Timestamp(counter.new_window_ends_at),
+                Bind::Int(i64::from(counter.max)),
+                Bind::Text(&request.email),
+                Bind::Bytes(request.token.hash.as_bytes()),
+                Bind::Timestamp(request.token.expires_at),
+                Bind::Uuid(email.id),
+                Bind::Text(email.kind),
+                Bind::Text(&email.subject),
+                Bind::Text(&email.text),
+                Bind::Text(&email.html),
+                Bind::Uuid(user_id),
+                Bind::Uuid(notice.id),
+                Bind::Text(notice.kind),
+                Bind::Text(&notice.subject),
+                Bind::Text(&notice.text),
+                Bind::Text(&notice.html),
+            ])
+            .get_result(conn)
+            .await?;
+        let outcome = match limited(count, window_ends_at, counter.max) {
+            Some(attempts) => EmailChangeRequested::Limited(attempts),
+            None if taken => EmailChangeRequested::Taken,
+            None => EmailChangeRequested::Queued,
+        };
+        if outcome == EmailChangeRequested::Queued {
+            audit::insert(conn, &[event], Some(user_id)).await?;
+        }
+        Ok(outcome)
     })
+    .await
 }
 
 /// A live token of a purpose; one issued for an address the account no
@@ -246,13 +276,14 @@ WITH ended AS (
 )
 UPDATE users SET password_hash = $2, email_verified = true
 WHERE id = $1
-RETURNING id, email, role, created_at, email_verified, last_login_at";
+RETURNING id, email, role, created_at, email_verified, last_login_at, disabled";
 }
 
 /// See [`crate::db::Store::reset_password`].
 pub async fn reset_password(
     conn: &mut AsyncPgConnection,
     reset: &PasswordReset,
+    event: &AuditEvent,
 ) -> Result<Option<User>, StoreError> {
     conn.transaction(async |conn| {
         let spent: Option<Uuid> =
@@ -280,6 +311,7 @@ pub async fn reset_password(
             notice.recipient.clone_from(&user.email);
             outbox::queue(conn, &notice).await?;
         }
+        audit::insert(conn, &[event], Some(user_id)).await?;
         Ok(Some(user))
     })
     .await
@@ -313,7 +345,7 @@ impl Statement for MarkVerified {
     type Row = UserColumns;
     const SQL: &'static str = "
 UPDATE users SET email_verified = true WHERE id = $1
-RETURNING id, email, role, created_at, email_verified, last_login_at";
+RETURNING id, email, role, created_at, email_verified, last_login_at, disabled";
 }
 
 /// Moves the account to its new address (the unique constraint refuses one
@@ -328,13 +360,14 @@ WITH others AS (
     WHERE user_id = $1 AND purpose = 'email_change' AND ended_at IS NULL
 )
 UPDATE users SET email = $2, email_verified = true WHERE id = $1
-RETURNING id, email, role, created_at, email_verified, last_login_at";
+RETURNING id, email, role, created_at, email_verified, last_login_at, disabled";
 }
 
 /// See [`crate::db::Store::verify_email`].
 pub async fn verify(
     conn: &mut AsyncPgConnection,
     token: &TokenHash,
+    event: &AuditEvent,
 ) -> Result<Verified, StoreError> {
     let outcome = conn
         .transaction(async |conn| {
@@ -349,7 +382,13 @@ pub async fn verify(
             Prepared::<EndToken>::new(vec![Bind::Bytes(token.as_bytes())])
                 .get_result::<Uuid>(conn)
                 .await?;
-            let row: UserRow = if purpose == TokenPurpose::EmailChange.as_str() {
+            let change = purpose == TokenPurpose::EmailChange.as_str();
+            let mut event = event.clone();
+            if change {
+                event.kind = AuditKind::EmailChanged;
+            }
+            audit::insert(conn, &[&event], Some(user_id)).await?;
+            let row: UserRow = if change {
                 Prepared::<ChangeAddress>::new(vec![Bind::Uuid(user_id), Bind::Text(&address)])
                     .get_result(conn)
                     .await?

@@ -27,6 +27,7 @@ impl Statement for CountAndFind {
         Nullable<Timestamptz>,
         Nullable<Bool>,
         Nullable<Timestamptz>,
+        Nullable<Bool>,
         Nullable<Text>,
     );
     const SQL: &'static str = "
@@ -40,7 +41,7 @@ WITH attempt AS (
 )
 SELECT attempt.attempts, attempt.window_ends_at,
        users.id, users.email, users.role, users.created_at, users.email_verified,
-       users.last_login_at, users.password_hash
+       users.last_login_at, users.disabled, users.password_hash
 FROM attempt LEFT JOIN users ON users.email = $3";
 }
 
@@ -53,6 +54,7 @@ type Found = (
     Option<DateTime<Utc>>,
     Option<bool>,
     Option<DateTime<Utc>>,
+    Option<bool>,
     Option<String>,
 );
 
@@ -80,8 +82,18 @@ pub async fn begin_login(
     ])
     .get_result(conn)
     .await?;
-    let (count, window_ends_at, id, stored_email, role, created_at, verified, last_login, hash) =
-        found;
+    let (
+        count,
+        window_ends_at,
+        id,
+        stored_email,
+        role,
+        created_at,
+        verified,
+        last_login,
+        disabled,
+        hash,
+    ) = found;
     let credentials = match (id, stored_email, role, created_at, verified, hash) {
         (Some(id), Some(email), Some(role), Some(created_at), Some(verified), Some(hash)) => {
             let user = User::try_from(UserRow {
@@ -91,6 +103,7 @@ pub async fn begin_login(
                 created_at,
                 email_verified: verified,
                 last_login_at: last_login,
+                disabled: disabled.unwrap_or(false),
             })?;
             Some(Credentials {
                 user,

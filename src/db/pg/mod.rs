@@ -1,5 +1,7 @@
 //! The PostgreSQL backend: a deadpool of fully async diesel connections.
 
+mod admin;
+mod audit;
 mod email;
 mod limits;
 mod models;
@@ -30,9 +32,10 @@ use uuid::Uuid;
 pub use setup::{connect_error, ensure_database, redact_url};
 
 use super::{
-    AttemptCounter, Attempts, CreateUserError, DeleteAccount, EmailChangeRequested, EmailCounter,
-    EmailKey, EndSession, LinkRequest, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser,
-    PasswordReset, Purged, QueuedEmail, Rotation, Store, StoreError, TokenHash, TokenPurpose,
+    AccountChange, AdminChange, AttemptCounter, Attempts, AuditEvent, AuditQuery, CreateUserError,
+    DeleteAccount, EmailChangeRequested, EmailCounter, EmailKey, EndSession, LinkRequest,
+    LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
+    QueuedEmail, Rotation, Store, StoreError, TokenHash, TokenPurpose, UserPage, UserQuery,
     Verified, bounded,
 };
 use crate::domain::{EndReason, Session, User};
@@ -111,8 +114,9 @@ impl Store for PgStore {
         &self,
         user: NewUser,
         session: Option<NewSession>,
+        event: &AuditEvent,
     ) -> Result<User, CreateUserError> {
-        bounded(async { users::create(&mut *self.conn().await?, user, session).await }).await
+        bounded(async { users::create(&mut *self.conn().await?, user, session, event).await }).await
     }
 
     async fn begin_login(
@@ -128,9 +132,16 @@ impl Store for PgStore {
         user_id: Uuid,
         session: NewSession,
         clear: Option<&EmailKey>,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
         bounded(async {
-            sessions::create(&mut *self.conn().await?, user_id, &session, clear).await
+            let mut conn = self.conn().await?;
+            conn.transaction(async |conn| {
+                sessions::create(conn, user_id, &session, clear).await?;
+                audit::insert(conn, &[event], Some(user_id)).await?;
+                Ok(())
+            })
+            .await
         })
         .await
     }
@@ -141,9 +152,11 @@ impl Store for PgStore {
         session_id: Uuid,
         next: &NewRefreshToken,
         ip: Option<&str>,
+        reuse: &AuditEvent,
     ) -> Result<Rotation, StoreError> {
         bounded(async {
-            sessions::rotate(&mut *self.conn().await?, presented, session_id, next, ip).await
+            let mut conn = self.conn().await?;
+            sessions::rotate(&mut conn, presented, session_id, next, ip, reuse).await
         })
         .await
     }
@@ -152,9 +165,18 @@ impl Store for PgStore {
         &self,
         presented: &TokenHash,
         user_id: Uuid,
+        event: &AuditEvent,
     ) -> Result<EndSession, StoreError> {
         bounded(async {
-            sessions::end_by_token(&mut *self.conn().await?, presented, user_id).await
+            let mut conn = self.conn().await?;
+            conn.transaction(async |conn| {
+                let outcome = sessions::end_by_token(conn, presented, user_id).await?;
+                if outcome == EndSession::Ended {
+                    audit::insert(conn, &[event], Some(user_id)).await?;
+                }
+                Ok(outcome)
+            })
+            .await
         })
         .await
     }
@@ -164,19 +186,55 @@ impl Store for PgStore {
         user_id: Uuid,
         session_id: Uuid,
         reason: EndReason,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
         bounded(async {
-            sessions::end_one(&mut *self.conn().await?, user_id, session_id, reason).await
+            let mut conn = self.conn().await?;
+            conn.transaction(async |conn| {
+                let ended = sessions::end_one(conn, user_id, session_id, reason).await?;
+                if ended {
+                    audit::insert(conn, &[event], Some(user_id)).await?;
+                }
+                Ok(ended)
+            })
+            .await
         })
         .await
     }
 
-    async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
-        bounded(async { sessions::end_all(&mut *self.conn().await?, user_id).await }).await
+    async fn end_all_sessions(&self, user_id: Uuid, event: &AuditEvent) -> Result<u64, StoreError> {
+        bounded(async {
+            let mut conn = self.conn().await?;
+            conn.transaction(async |conn| {
+                let reason = match event.kind {
+                    crate::domain::AuditKind::LoggedOutAll => EndReason::LogoutAll,
+                    _ => EndReason::Revoked,
+                };
+                let ended = sessions::end_all(conn, user_id, reason).await?;
+                audit::insert(conn, &[event], Some(user_id)).await?;
+                Ok(ended)
+            })
+            .await
+        })
+        .await
     }
 
-    async fn end_other_sessions(&self, user_id: Uuid, keep: Uuid) -> Result<u64, StoreError> {
-        bounded(async { sessions::end_others(&mut *self.conn().await?, user_id, keep).await }).await
+    async fn end_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Uuid,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        bounded(async {
+            let mut conn = self.conn().await?;
+            conn.transaction(async |conn| {
+                let ended = sessions::end_others(conn, user_id, keep).await?;
+                audit::insert(conn, &[event], Some(user_id)).await?;
+                Ok(ended)
+            })
+            .await
+        })
+        .await
     }
 
     async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
@@ -189,10 +247,12 @@ impl Store for PgStore {
         password_hash: &str,
         keep: Uuid,
         notice: Option<NewEmail>,
+        event: &AuditEvent,
     ) -> Result<Option<u64>, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
-            users::change_password(&mut conn, user_id, password_hash, keep, notice.as_ref()).await
+            let notice = notice.as_ref();
+            users::change_password(&mut conn, user_id, password_hash, keep, notice, event).await
         })
         .await
     }
@@ -204,18 +264,26 @@ impl Store for PgStore {
         bounded(async { email::count(&mut *self.conn().await?, counter).await }).await
     }
 
-    async fn request_password_reset(&self, request: LinkRequest) -> Result<bool, StoreError> {
+    async fn request_password_reset(
+        &self,
+        request: LinkRequest,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
-            email::request_link(&mut conn, &request, TokenPurpose::PasswordReset).await
+            email::request_link(&mut conn, &request, TokenPurpose::PasswordReset, event).await
         })
         .await
     }
 
-    async fn request_email_verification(&self, request: LinkRequest) -> Result<bool, StoreError> {
+    async fn request_email_verification(
+        &self,
+        request: LinkRequest,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
-            email::request_link(&mut conn, &request, TokenPurpose::VerifyEmail).await
+            email::request_link(&mut conn, &request, TokenPurpose::VerifyEmail, event).await
         })
         .await
     }
@@ -226,16 +294,21 @@ impl Store for PgStore {
         counter: EmailCounter,
         request: LinkRequest,
         notice: NewEmail,
+        event: &AuditEvent,
     ) -> Result<EmailChangeRequested, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
-            email::request_change(&mut conn, user_id, &counter, &request, &notice).await
+            email::request_change(&mut conn, user_id, &counter, &request, &notice, event).await
         })
         .await
     }
 
-    async fn verify_email(&self, token: &TokenHash) -> Result<Verified, StoreError> {
-        bounded(async { email::verify(&mut *self.conn().await?, token).await }).await
+    async fn verify_email(
+        &self,
+        token: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<Verified, StoreError> {
+        bounded(async { email::verify(&mut *self.conn().await?, token, event).await }).await
     }
 
     async fn email_token_account(
@@ -247,8 +320,13 @@ impl Store for PgStore {
             .await
     }
 
-    async fn reset_password(&self, reset: PasswordReset) -> Result<Option<User>, StoreError> {
-        bounded(async { email::reset_password(&mut *self.conn().await?, &reset).await }).await
+    async fn reset_password(
+        &self,
+        reset: PasswordReset,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        bounded(async { email::reset_password(&mut *self.conn().await?, &reset, event).await })
+            .await
     }
 
     async fn claim_emails(
@@ -271,8 +349,45 @@ impl Store for PgStore {
         bounded(async { outbox::failed(&mut *self.conn().await?, id, retry_at).await }).await
     }
 
-    async fn delete_account(&self, user_id: Uuid) -> Result<DeleteAccount, StoreError> {
-        bounded(async { users::delete(&mut *self.conn().await?, user_id).await }).await
+    async fn delete_account(
+        &self,
+        user_id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<DeleteAccount, StoreError> {
+        bounded(async { users::delete(&mut *self.conn().await?, user_id, event).await }).await
+    }
+
+    async fn set_user(
+        &self,
+        user_id: Uuid,
+        change: AccountChange,
+        event: &AuditEvent,
+    ) -> Result<AdminChange, StoreError> {
+        bounded(async { admin::set(&mut *self.conn().await?, user_id, change, event).await }).await
+    }
+
+    async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        bounded(async {
+            let events: Vec<&AuditEvent> = events.iter().collect();
+            Ok(audit::insert(&mut *self.conn().await?, &events, None).await?)
+        })
+        .await
+    }
+
+    async fn find_user(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
+        bounded(async { admin::find(&mut *self.conn().await?, user_id).await }).await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        bounded(async { admin::find_by_email(&mut *self.conn().await?, email).await }).await
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
+        bounded(async { admin::list(&mut *self.conn().await?, query).await }).await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        bounded(async { audit::list(&mut *self.conn().await?, query).await }).await
     }
 
     async fn find_session_user(
@@ -284,7 +399,11 @@ impl Store for PgStore {
             .await
     }
 
-    async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
-        bounded(async { purge::batch(&mut *self.conn().await?, batch).await }).await
+    async fn purge_expired(
+        &self,
+        batch: u32,
+        audit_before: Option<DateTime<Utc>>,
+    ) -> Result<Purged, StoreError> {
+        bounded(async { purge::batch(&mut *self.conn().await?, batch, audit_before).await }).await
     }
 }

@@ -20,6 +20,7 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
     pub email_verified: bool,
     pub last_login_at: Option<DateTime<Utc>>,
+    pub disabled: bool,
 }
 
 /// The SQL types of a `users` row without its hash, in [`UserRow`]'s order,
@@ -31,6 +32,7 @@ pub type UserColumns = (
     Timestamptz,
     Bool,
     Nullable<Timestamptz>,
+    Bool,
 );
 
 impl TryFrom<UserRow> for User {
@@ -46,6 +48,7 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
             email_verified: row.email_verified,
             last_login_at: row.last_login_at,
+            disabled: row.disabled,
         })
     }
 }

@@ -72,7 +72,11 @@ async fn one<S: Statement<Row = BigInt>>(
 }
 
 /// See [`crate::db::Store::purge_expired`].
-pub async fn batch(conn: &mut AsyncPgConnection, batch: u32) -> Result<Purged, StoreError> {
+pub async fn batch(
+    conn: &mut AsyncPgConnection,
+    batch: u32,
+    audit_before: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Purged, StoreError> {
     let batch = i64::from(batch);
     Ok(Purged {
         refresh_tokens: one::<PurgeTokens>(conn, batch).await?,
@@ -81,5 +85,9 @@ pub async fn batch(conn: &mut AsyncPgConnection, batch: u32) -> Result<Purged, S
         email_tokens: one::<PurgeEmailTokens>(conn, batch).await?,
         email_requests: one::<PurgeEmailRequests>(conn, batch).await?,
         outbox: one::<PurgeOutbox>(conn, batch).await?,
+        audit_events: match audit_before {
+            Some(before) => super::audit::purge(conn, before, batch).await?,
+            None => 0,
+        },
     })
 }

@@ -41,10 +41,33 @@ diesel::table! {
         created_at -> Timestamptz,
         email_verified -> Bool,
         last_login_at -> Nullable<Timestamptz>,
+        disabled -> Bool,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        #[sql_name = "type"]
+        kind -> Text,
+        at -> Timestamptz,
+        user_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        session_id -> Nullable<Uuid>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        request_id -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_attempts, refresh_tokens, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
+    login_attempts,
+    refresh_tokens,
+    sessions,
+    users,
+);

@@ -10,14 +10,14 @@ use diesel::dsl::now;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{UserColumns, UserRow};
 use super::schema::{sessions, users};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash,
+    AuditEvent, EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, StoreError, TokenHash,
 };
 use crate::domain::{EndReason, Session, User};
 
@@ -94,7 +94,7 @@ WITH spent AS (
     SELECT $3, id, $4 FROM session
 )
 SELECT users.id, users.email, users.role, users.created_at, users.email_verified,
-       users.last_login_at
+       users.last_login_at, users.disabled
 FROM session JOIN users ON users.id = session.user_id";
 }
 
@@ -120,6 +120,7 @@ pub async fn rotate(
     session_id: Uuid,
     next: &NewRefreshToken,
     ip: Option<&str>,
+    reuse: &AuditEvent,
 ) -> Result<Rotation, StoreError> {
     let rotated: Option<UserRow> = Prepared::<Rotate>::new(vec![
         Bind::Bytes(presented.as_bytes()),
@@ -136,14 +137,22 @@ pub async fn rotate(
     }
     // Not rotated: run as its own statement so it sees the commit of whoever
     // spent the token, even when that happened while we waited on the lock.
-    let reused: Option<Uuid> = Prepared::<EndReused>::new(vec![Bind::Bytes(presented.as_bytes())])
-        .get_result(conn)
-        .await
-        .optional()?;
-    Ok(match reused {
-        Some(session_id) => Rotation::Reused { session_id },
-        None => Rotation::Rejected,
+    // The session's end and its audit event commit together.
+    conn.transaction(async |conn| {
+        let reused: Option<Uuid> =
+            Prepared::<EndReused>::new(vec![Bind::Bytes(presented.as_bytes())])
+                .get_result(conn)
+                .await
+                .optional()?;
+        Ok(match reused {
+            Some(session_id) => {
+                super::audit::insert(conn, &[reuse], None).await?;
+                Rotation::Reused { session_id }
+            }
+            None => Rotation::Rejected,
+        })
     })
+    .await
 }
 
 /// Ends the session of a token, telling apart a token never stored from one
@@ -223,9 +232,13 @@ pub async fn end_one(
     Ok(end(conn, one, reason).await? > 0)
 }
 
-/// See [`crate::db::Store::end_all_sessions`].
-pub async fn end_all(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<u64, StoreError> {
-    end(conn, live(user_id), EndReason::LogoutAll).await
+/// Ends every live session of the account, for `reason`; returns how many.
+pub async fn end_all(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    reason: EndReason,
+) -> Result<u64, StoreError> {
+    end(conn, live(user_id), reason).await
 }
 
 /// See [`crate::db::Store::end_other_sessions`].
@@ -299,6 +312,9 @@ pub async fn find_user(
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::ended_at.is_null())
         .filter(sessions::expires_at.gt(now))
+        // Disabling ends every session; this keeps a disabled account out
+        // even so, at no cost (the row is read anyway).
+        .filter(users::disabled.eq(false))
         .select(UserRow::as_select())
         .first(conn)
         .await

@@ -1,83 +1,34 @@
 //! Accounts on PostgreSQL.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{UserColumns, UserRow};
 use super::schema::users;
-use super::{outbox, sessions};
+use super::{admin, audit, outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    CreateUserError, Credentials, DeleteAccount, NewEmail, NewSession, NewUser, StoreError,
-    TokenPurpose,
+    AuditEvent, CreateUserError, Credentials, DeleteAccount, NewEmail, NewSession, NewUser,
+    StoreError, TokenPurpose,
 };
-use crate::domain::{Role, User};
+use crate::domain::User;
 
-/// The unique constraint on `users.email` (see the first migration).
-const EMAIL_KEY: &str = "users_email_key";
-
-/// Creates the account, its first session and that session's refresh token
-/// in one statement: one round trip and one commit, all or nothing.
-struct Register;
-
-impl Statement for Register {
-    type Row = UserColumns;
-    const SQL: &'static str = "
-WITH account AS (
-    INSERT INTO users (id, email, password_hash, last_login_at) VALUES ($1, $2, $3, now())
-    RETURNING id, email, role, created_at, email_verified, last_login_at
-), session AS (
-    INSERT INTO sessions (id, user_id, expires_at, user_agent, ip)
-    SELECT $4, id, $5, $7, $8 FROM account
-), token AS (
-    INSERT INTO refresh_tokens (token_hash, session_id, expires_at) SELECT $6, $4, $5 FROM account
-)
-SELECT id, email, role, created_at, email_verified, last_login_at FROM account";
-}
-
-/// See [`crate::db::Store::create_user`]. A taken email is recognised by the
-/// constraint that refused it, so two concurrent registrations of one email
-/// cannot both succeed.
+/// See [`crate::db::Store::create_user`]. A taken email is recognised by
+/// `ON CONFLICT` on its unique constraint, so two concurrent registrations
+/// of one email cannot both succeed.
 pub async fn create(
     conn: &mut AsyncPgConnection,
     user: NewUser,
     session: Option<NewSession>,
+    event: &AuditEvent,
 ) -> Result<User, CreateUserError> {
-    if session.is_none() || user.verification.is_some() {
-        return create_with_verification(conn, &user, session.as_ref())
-            .await?
-            .map(User::try_from)
-            .transpose()?
-            .ok_or(CreateUserError::EmailTaken);
-    }
-    let Some(session) = session else {
-        return Err(CreateUserError::EmailTaken);
-    };
-    // The common case, in one statement and one round trip.
-    let result = Prepared::<Register>::new(vec![
-        Bind::Uuid(user.id),
-        Bind::Text(&user.email),
-        Bind::Text(&user.password_hash),
-        Bind::Uuid(session.id),
-        Bind::Timestamp(session.refresh_token.expires_at),
-        Bind::Bytes(session.refresh_token.hash.as_bytes()),
-        Bind::OptText(session.user_agent.as_deref()),
-        Bind::OptText(session.ip.as_deref()),
-    ])
-    .get_result::<UserRow>(conn)
-    .await;
-    match result {
-        Ok(row) => Ok(User::try_from(row)?),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
-            if info.constraint_name() == Some(EMAIL_KEY) =>
-        {
-            Err(CreateUserError::EmailTaken)
-        }
-        Err(error) => Err(StoreError::from(error).into()),
-    }
+    create_in_transaction(conn, &user, session.as_ref(), event)
+        .await?
+        .map(User::try_from)
+        .transpose()?
+        .ok_or(CreateUserError::EmailTaken)
 }
 
 /// Inserts the account unless its address is taken (`ON CONFLICT`: no
@@ -87,23 +38,26 @@ struct InsertUser;
 impl Statement for InsertUser {
     type Row = UserColumns;
     const SQL: &'static str = "
-INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)
+INSERT INTO users (id, email, password_hash, role, email_verified) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (email) DO NOTHING
-RETURNING id, email, role, created_at, email_verified, last_login_at";
+RETURNING id, email, role, created_at, email_verified, last_login_at, disabled";
 }
 
-/// The account, its session if any, and its verification link and email,
-/// in one transaction; `None` when the address is taken.
-async fn create_with_verification(
+/// The account, its session if any, its verification link and email, and
+/// its audit event, in one transaction; `None` when the address is taken.
+async fn create_in_transaction(
     conn: &mut AsyncPgConnection,
     user: &NewUser,
     session: Option<&NewSession>,
+    event: &AuditEvent,
 ) -> Result<Option<UserRow>, StoreError> {
     conn.transaction(async |conn| {
         let inserted: Option<UserRow> = Prepared::<InsertUser>::new(vec![
             Bind::Uuid(user.id),
             Bind::Text(&user.email),
             Bind::Text(&user.password_hash),
+            Bind::Text(user.role.as_str()),
+            Bind::Bool(user.email_verified),
         ])
         .get_result(conn)
         .await
@@ -126,6 +80,7 @@ async fn create_with_verification(
             .await?;
             outbox::queue(conn, &verification.email).await?;
         }
+        audit::insert(conn, &[event], Some(user.id)).await?;
         Ok(Some(row))
     })
     .await
@@ -181,6 +136,7 @@ pub async fn change_password(
     password_hash: &str,
     keep: Uuid,
     notice: Option<&NewEmail>,
+    event: &AuditEvent,
 ) -> Result<Option<u64>, StoreError> {
     conn.transaction(async |conn| {
         let (accounts, ended, email): (i64, i64, Option<String>) =
@@ -199,6 +155,7 @@ pub async fn change_password(
             notice.recipient = email;
             outbox::queue(conn, &notice).await?;
         }
+        audit::insert(conn, &[event], Some(user_id)).await?;
         Ok(Some(ended as u64))
     })
     .await
@@ -208,36 +165,23 @@ pub async fn change_password(
 pub async fn delete(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
+    event: &AuditEvent,
 ) -> Result<DeleteAccount, StoreError> {
     conn.transaction(async |conn| {
-        // Every ADMIN row, locked: of two last admins deleting themselves at
-        // once, the second waits here, then finds the first one gone.
-        let admins: Vec<Uuid> = users::table
-            .filter(users::role.eq(Role::Admin.as_str()))
-            .order(users::id)
-            .select(users::id)
-            .for_update()
-            .load(conn)
-            .await?;
-        let role: Option<String> = users::table
-            .find(user_id)
-            .select(users::role)
-            .first(conn)
-            .await
-            .optional()?;
-        let Some(role) = role else {
+        let admins = admin::lock_enabled_admins(conn).await?;
+        let Some(user) = admin::find(conn, user_id).await? else {
             return Ok(DeleteAccount::Missing);
         };
-        if role == Role::Admin.as_str() && admins.iter().all(|id| *id == user_id) {
+        if admin::is_last_admin(&user, &admins) {
             return Ok(DeleteAccount::LastAdmin);
         }
         // Sessions and refresh tokens go with it (ON DELETE CASCADE), and
         // so does mail not yet sent to it: its links died with the tokens.
-        let email: String = diesel::delete(users::table.find(user_id))
-            .returning(users::email)
-            .get_result(conn)
+        diesel::delete(users::table.find(user_id))
+            .execute(conn)
             .await?;
-        outbox::drop_pending(conn, &email).await?;
+        outbox::drop_pending(conn, &user.email).await?;
+        audit::insert(conn, &[event], Some(user_id)).await?;
         Ok(DeleteAccount::Deleted)
     })
     .await

@@ -11,10 +11,10 @@ use super::rows::{self, UserColumns, UserRow, user_columns};
 use super::sessions;
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, Credentials, DeleteAccount, EmailKey, EndReason, LoginLookup, NewEmail, NewSession,
-    NewUser, TokenPurpose,
+    Attempts, AuditEvent, Credentials, DeleteAccount, EmailKey, EndReason, LoginLookup, NewEmail,
+    NewSession, NewUser, TokenPurpose,
 };
-use crate::domain::{Role, User};
+use crate::domain::User;
 
 /// Whether an account has this email.
 struct EmailTaken;
@@ -29,9 +29,9 @@ struct InsertUser;
 impl Statement for InsertUser {
     type Row = UserColumns;
     const SQL: &'static str = "
-INSERT INTO users (id, email, password_hash, created_at, last_login_at)
-VALUES ($1, $2, $3, $4, CASE WHEN $5 = 1 THEN $4 END)
-RETURNING id, email, role, created_at, email_verified, last_login_at";
+INSERT INTO users (id, email, password_hash, created_at, last_login_at, role, email_verified)
+VALUES ($1, $2, $3, $4, CASE WHEN $5 = 1 THEN $4 END, $6, $7)
+RETURNING id, email, role, created_at, email_verified, last_login_at, disabled";
 }
 
 /// See [`crate::db::Store::create_user`]: the account, its first session and
@@ -46,6 +46,7 @@ pub fn create(
     conn: &mut SqliteConnection,
     user: &NewUser,
     session: Option<&NewSession>,
+    event: &AuditEvent,
 ) -> QueryResult<Option<User>> {
     let taken = Prepared::<EmailTaken>::new(vec![Bind::Text(&user.email)])
         .get_result::<i32>(conn)
@@ -60,6 +61,8 @@ pub fn create(
         Bind::Text(&user.password_hash),
         Bind::Int(now),
         Bind::Int(i64::from(session.is_some())),
+        Bind::Text(user.role.as_str()),
+        Bind::Bool(user.email_verified),
     ])
     .get_result(conn);
     let row = match inserted {
@@ -81,6 +84,7 @@ pub fn create(
         )?;
         super::outbox::queue(conn, &verification.email)?;
     }
+    super::audit::insert(conn, event, Some(user.id))?;
     rows::user(row).map(Some)
 }
 
@@ -102,7 +106,16 @@ RETURNING attempts, window_ends_at";
 struct FindCredentials;
 
 impl Statement for FindCredentials {
-    type Row = (Text, Binary, Text, Text, BigInt, BigInt, Nullable<BigInt>);
+    type Row = (
+        Text,
+        Binary,
+        Text,
+        Text,
+        BigInt,
+        BigInt,
+        Nullable<BigInt>,
+        BigInt,
+    );
     const SQL: &'static str = concat!(
         "SELECT users.password_hash, ",
         user_columns!(),
@@ -111,7 +124,7 @@ impl Statement for FindCredentials {
 }
 
 /// A [`FindCredentials`] row: the hash, then a [`UserRow`].
-type CredentialsRow = (String, Vec<u8>, String, String, i64, i64, Option<i64>);
+type CredentialsRow = (String, Vec<u8>, String, String, i64, i64, Option<i64>, i64);
 
 /// The account with this normalized email, with its hash.
 pub fn find_credentials(
@@ -122,9 +135,9 @@ pub fn find_credentials(
         .get_result(conn)
         .optional()?;
     row.map(
-        |(password_hash, id, email, role, created, verified, last_login)| {
+        |(password_hash, id, email, role, created, verified, last_login, disabled)| {
             Ok(Credentials {
-                user: rows::user((id, email, role, created, verified, last_login))?,
+                user: rows::user((id, email, role, created, verified, last_login, disabled))?,
                 password_hash,
             })
         },
@@ -176,6 +189,7 @@ pub fn change_password(
     password_hash: &str,
     keep: Uuid,
     notice: Option<&NewEmail>,
+    event: &AuditEvent,
 ) -> QueryResult<Option<u64>> {
     let email = Prepared::<SetPassword>::new(vec![Bind::Text(password_hash), Bind::Uuid(user_id)])
         .get_result::<String>(conn)
@@ -190,21 +204,8 @@ pub fn change_password(
         notice.recipient = email;
         super::outbox::queue(conn, &notice)?;
     }
+    super::audit::insert(conn, event, Some(user_id))?;
     Ok(Some(ended))
-}
-
-struct RoleOf;
-
-impl Statement for RoleOf {
-    type Row = Text;
-    const SQL: &'static str = "SELECT role FROM users WHERE id = $1";
-}
-
-struct OtherAdmin;
-
-impl Statement for OtherAdmin {
-    type Row = Integer;
-    const SQL: &'static str = "SELECT 1 FROM users WHERE role = 'ADMIN' AND id <> $1 LIMIT 1";
 }
 
 struct DeleteUser;
@@ -217,24 +218,21 @@ impl Statement for DeleteUser {
 /// See [`crate::db::Store::delete_account`]. The write queue runs one write
 /// at a time, so the last-admin check and the delete cannot interleave with
 /// another account's deletion.
-pub fn delete(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<DeleteAccount> {
-    let role = Prepared::<RoleOf>::new(vec![Bind::Uuid(user_id)])
-        .get_result::<String>(conn)
-        .optional()?;
-    let Some(role) = role else {
+pub fn delete(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    event: &AuditEvent,
+) -> QueryResult<DeleteAccount> {
+    let Some(user) = super::admin::find(conn, user_id)? else {
         return Ok(DeleteAccount::Missing);
     };
-    if role == Role::Admin.as_str() {
-        let other = Prepared::<OtherAdmin>::new(vec![Bind::Uuid(user_id)])
-            .get_result::<i32>(conn)
-            .optional()?;
-        if other.is_none() {
-            return Ok(DeleteAccount::LastAdmin);
-        }
+    if super::admin::is_last_admin(conn, &user)? {
+        return Ok(DeleteAccount::LastAdmin);
     }
     // Sessions and refresh tokens go with it (ON DELETE CASCADE), and so
     // does mail not yet sent to it: its links died with the tokens.
     let email: String = Prepared::<DeleteUser>::new(vec![Bind::Uuid(user_id)]).get_result(conn)?;
     super::outbox::drop_pending(conn, &email)?;
+    super::audit::insert(conn, event, Some(user_id))?;
     Ok(DeleteAccount::Deleted)
 }

@@ -7,11 +7,11 @@ use diesel::sql_types::{BigInt, Binary, Integer, Text};
 use uuid::Uuid;
 
 use super::rows::{self, UserColumns, UserRow, user_columns};
-use super::{outbox, sessions};
+use super::{audit, outbox, sessions};
 use crate::db::prepared::{Bind, Prepared, Statement};
 use crate::db::{
-    Attempts, EmailChangeRequested, EmailCounter, EmailKey, LinkRequest, NewEmail, NewEmailToken,
-    PasswordReset, TokenHash, TokenPurpose, Verified,
+    Attempts, AuditEvent, AuditKind, EmailChangeRequested, EmailCounter, EmailKey, LinkRequest,
+    NewEmail, NewEmailToken, PasswordReset, TokenHash, TokenPurpose, Verified,
 };
 use crate::domain::{EndReason, User};
 
@@ -31,8 +31,8 @@ RETURNING requests, window_ends_at";
 struct AccountId;
 
 impl Statement for AccountId {
-    type Row = (Binary, BigInt);
-    const SQL: &'static str = "SELECT id, email_verified FROM users WHERE email = $1";
+    type Row = (Binary, BigInt, BigInt);
+    const SQL: &'static str = "SELECT id, email_verified, disabled FROM users WHERE email = $1";
 }
 
 struct EndTokens;
@@ -50,6 +50,21 @@ impl Statement for InsertToken {
     const SQL: &'static str = "
 INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6)";
+}
+
+struct EndAllTokens;
+
+impl Statement for EndAllTokens {
+    type Row = Integer;
+    const SQL: &'static str =
+        "UPDATE email_tokens SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL";
+}
+
+/// Ends every live emailed token of the account (it was disabled).
+pub fn end_all_tokens(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<()> {
+    Prepared::<EndAllTokens>::new(vec![Bind::Uuid(user_id), Bind::Int(rows::now())])
+        .execute(conn)
+        .map(drop)
 }
 
 /// Ends every token of `purpose` of the account.
@@ -112,14 +127,19 @@ pub fn request_link(
     conn: &mut SqliteConnection,
     request: &LinkRequest,
     purpose: TokenPurpose,
+    event: &AuditEvent,
 ) -> QueryResult<bool> {
     let account = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])
-        .get_result::<(Vec<u8>, i64)>(conn)
+        .get_result::<(Vec<u8>, i64, i64)>(conn)
         .optional()?;
+    // A reset goes to any enabled account; a verification to any account
+    // whose address is not verified yet.
+    let qualifies = |verified: i64, disabled: i64| match purpose {
+        TokenPurpose::PasswordReset => disabled == 0,
+        _ => verified == 0,
+    };
     let user_id = match account {
-        Some((id, verified)) if purpose == TokenPurpose::PasswordReset || verified == 0 => {
-            rows::uuid(&id)?
-        }
+        Some((id, verified, disabled)) if qualifies(verified, disabled) => rows::uuid(&id)?,
         _ => return Ok(false),
     };
     end_tokens(conn, user_id, purpose)?;
@@ -127,6 +147,7 @@ pub fn request_link(
     let mut email = request.email_out.clone();
     email.recipient.clone_from(&request.email);
     outbox::queue(conn, &email)?;
+    audit::insert(conn, event, Some(user_id))?;
     Ok(true)
 }
 
@@ -144,12 +165,13 @@ pub fn request_change(
     counter: &EmailCounter,
     request: &LinkRequest,
     notice: &NewEmail,
+    event: &AuditEvent,
 ) -> QueryResult<EmailChangeRequested> {
     if let Some(attempts) = count(conn, counter)? {
         return Ok(EmailChangeRequested::Limited(attempts));
     }
     let taken = Prepared::<AccountId>::new(vec![Bind::Text(&request.email)])
-        .get_result::<(Vec<u8>, i64)>(conn)
+        .get_result::<(Vec<u8>, i64, i64)>(conn)
         .optional()?;
     if taken.is_some() {
         return Ok(EmailChangeRequested::Taken);
@@ -174,6 +196,7 @@ pub fn request_change(
     let mut notice = notice.clone();
     notice.recipient = current;
     outbox::queue(conn, &notice)?;
+    audit::insert(conn, event, Some(user_id))?;
     Ok(EmailChangeRequested::Queued)
 }
 
@@ -212,7 +235,11 @@ impl Statement for ChangeAddress {
 /// See [`crate::db::Store::verify_email`]. The write queue runs it alone,
 /// so the address check and the change cannot interleave with a
 /// registration of that address.
-pub fn verify(conn: &mut SqliteConnection, token: &TokenHash) -> QueryResult<Verified> {
+pub fn verify(
+    conn: &mut SqliteConnection,
+    token: &TokenHash,
+    event: &AuditEvent,
+) -> QueryResult<Verified> {
     let now = rows::now();
     let live = Prepared::<LiveLink>::new(vec![Bind::Bytes(token.as_bytes()), Bind::Int(now)])
         .get_result::<(Vec<u8>, String, String)>(conn)
@@ -223,17 +250,21 @@ pub fn verify(conn: &mut SqliteConnection, token: &TokenHash) -> QueryResult<Ver
     let user_id = rows::uuid(&user_id)?;
     let row: UserRow = if purpose == TokenPurpose::EmailChange.as_str() {
         let taken = Prepared::<AccountId>::new(vec![Bind::Text(&address)])
-            .get_result::<(Vec<u8>, i64)>(conn)
+            .get_result::<(Vec<u8>, i64, i64)>(conn)
             .optional()?;
         if taken.is_some() {
             return Ok(Verified::Taken);
         }
         end_tokens(conn, user_id, TokenPurpose::EmailChange)?;
+        let mut changed = event.clone();
+        changed.kind = AuditKind::EmailChanged;
+        audit::insert(conn, &changed, Some(user_id))?;
         Prepared::<ChangeAddress>::new(vec![Bind::Uuid(user_id), Bind::Text(&address)])
             .get_result(conn)?
     } else {
         Prepared::<SpendToken>::new(vec![Bind::Bytes(token.as_bytes()), Bind::Int(now)])
             .execute(conn)?;
+        audit::insert(conn, event, Some(user_id))?;
         Prepared::<MarkVerified>::new(vec![Bind::Uuid(user_id)]).get_result(conn)?
     };
     rows::user(row).map(Verified::Account)
@@ -290,6 +321,7 @@ impl Statement for ApplyReset {
 pub fn reset_password(
     conn: &mut SqliteConnection,
     reset: &PasswordReset,
+    event: &AuditEvent,
 ) -> QueryResult<Option<User>> {
     let Some((user_id, _)) = token_account(conn, &reset.token, TokenPurpose::PasswordReset)? else {
         return Ok(None);
@@ -313,5 +345,6 @@ pub fn reset_password(
         notice.recipient.clone_from(&user.email);
         outbox::queue(conn, &notice)?;
     }
+    audit::insert(conn, event, Some(user_id))?;
     Ok(Some(user))
 }

@@ -11,6 +11,8 @@
 //! SQLite database shared by one instance has.
 
 mod accounts;
+mod admin;
+mod audit;
 mod email;
 mod outbox;
 mod purge;
@@ -38,13 +40,14 @@ use uuid::Uuid;
 use writer::Writer;
 
 use super::{
-    AttemptCounter, Attempts, CreateUserError, DeleteAccount, EmailChangeRequested, EmailCounter,
-    EmailKey, EndSession, LinkRequest, LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser,
-    PasswordReset, Purged, QueuedEmail, Rotation, Store, StoreError, TokenHash, TokenPurpose,
+    AccountChange, AdminChange, AttemptCounter, Attempts, AuditEvent, AuditQuery, CreateUserError,
+    DeleteAccount, EmailChangeRequested, EmailCounter, EmailKey, EndSession, LinkRequest,
+    LoginLookup, NewEmail, NewRefreshToken, NewSession, NewUser, PasswordReset, Purged,
+    QueuedEmail, Rotation, Store, StoreError, TokenHash, TokenPurpose, UserPage, UserQuery,
     Verified, bounded,
 };
 use crate::config::SqliteFile;
-use crate::domain::{EndReason, Session, User};
+use crate::domain::{AuditKind, EndReason, Session, User};
 
 /// A SQLite connection made async: each call runs on a blocking thread.
 type Conn = SyncConnectionWrapper<SqliteConnection>;
@@ -219,8 +222,11 @@ impl Store for SqliteStore {
         &self,
         user: NewUser,
         session: Option<NewSession>,
+        event: &AuditEvent,
     ) -> Result<User, CreateUserError> {
-        let created = self.write(move |conn| accounts::create(conn, &user, session.as_ref()));
+        let event = event.clone();
+        let created =
+            self.write(move |conn| accounts::create(conn, &user, session.as_ref(), &event));
         created.await?.ok_or(CreateUserError::EmailTaken)
     }
 
@@ -260,10 +266,14 @@ impl Store for SqliteStore {
         user_id: Uuid,
         session: NewSession,
         clear: Option<&EmailKey>,
+        event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let clear = clear.cloned();
-        self.write(move |conn| sessions::create(conn, user_id, &session, clear.as_ref()))
-            .await
+        let (clear, event) = (clear.cloned(), event.clone());
+        self.write(move |conn| {
+            sessions::create(conn, user_id, &session, clear.as_ref())?;
+            audit::insert(conn, &event, Some(user_id))
+        })
+        .await
     }
 
     async fn rotate_refresh_token(
@@ -272,21 +282,31 @@ impl Store for SqliteStore {
         session_id: Uuid,
         next: &NewRefreshToken,
         ip: Option<&str>,
+        reuse: &AuditEvent,
     ) -> Result<Rotation, StoreError> {
-        let (presented, next) = (presented.clone(), next.clone());
+        let (presented, next, reuse) = (presented.clone(), next.clone(), reuse.clone());
         let ip = ip.map(str::to_owned);
-        self.write(move |conn| sessions::rotate(conn, &presented, session_id, &next, ip.as_deref()))
-            .await
+        self.write(move |conn| {
+            sessions::rotate(conn, &presented, session_id, &next, ip.as_deref(), &reuse)
+        })
+        .await
     }
 
     async fn end_session_by_token(
         &self,
         presented: &TokenHash,
         user_id: Uuid,
+        event: &AuditEvent,
     ) -> Result<EndSession, StoreError> {
-        let presented = presented.clone();
-        self.write(move |conn| sessions::end_by_token(conn, &presented, user_id))
-            .await
+        let (presented, event) = (presented.clone(), event.clone());
+        self.write(move |conn| {
+            let outcome = sessions::end_by_token(conn, &presented, user_id)?;
+            if outcome == EndSession::Ended {
+                audit::insert(conn, &event, Some(user_id))?;
+            }
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn end_session(
@@ -294,19 +314,46 @@ impl Store for SqliteStore {
         user_id: Uuid,
         session_id: Uuid,
         reason: EndReason,
+        event: &AuditEvent,
     ) -> Result<bool, StoreError> {
-        self.write(move |conn| sessions::end_one(conn, user_id, session_id, reason))
-            .await
+        let event = event.clone();
+        self.write(move |conn| {
+            let ended = sessions::end_one(conn, user_id, session_id, reason)?;
+            if ended {
+                audit::insert(conn, &event, Some(user_id))?;
+            }
+            Ok(ended)
+        })
+        .await
     }
 
-    async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, StoreError> {
-        self.write(move |conn| sessions::end_all(conn, user_id))
-            .await
+    async fn end_all_sessions(&self, user_id: Uuid, event: &AuditEvent) -> Result<u64, StoreError> {
+        let event = event.clone();
+        let reason = match event.kind {
+            AuditKind::LoggedOutAll => EndReason::LogoutAll,
+            _ => EndReason::Revoked,
+        };
+        self.write(move |conn| {
+            let ended = sessions::end_all_for(conn, user_id, reason)?;
+            audit::insert(conn, &event, Some(user_id))?;
+            Ok(ended)
+        })
+        .await
     }
 
-    async fn end_other_sessions(&self, user_id: Uuid, keep: Uuid) -> Result<u64, StoreError> {
-        self.write(move |conn| sessions::end_others(conn, user_id, keep, EndReason::LogoutOthers))
-            .await
+    async fn end_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Uuid,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| {
+            let ended = sessions::end_others(conn, user_id, keep, EndReason::LogoutOthers)?;
+            audit::insert(conn, &event, Some(user_id))?;
+            Ok(ended)
+        })
+        .await
     }
 
     async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
@@ -319,10 +366,11 @@ impl Store for SqliteStore {
         password_hash: &str,
         keep: Uuid,
         notice: Option<NewEmail>,
+        event: &AuditEvent,
     ) -> Result<Option<u64>, StoreError> {
-        let hash = password_hash.to_owned();
+        let (hash, event) = (password_hash.to_owned(), event.clone());
         self.write(move |conn| {
-            accounts::change_password(conn, user_id, &hash, keep, notice.as_ref())
+            accounts::change_password(conn, user_id, &hash, keep, notice.as_ref(), &event)
         })
         .await
     }
@@ -335,14 +383,28 @@ impl Store for SqliteStore {
         self.write(move |conn| email::count(conn, &counter)).await
     }
 
-    async fn request_password_reset(&self, request: LinkRequest) -> Result<bool, StoreError> {
-        self.write(move |conn| email::request_link(conn, &request, TokenPurpose::PasswordReset))
-            .await
+    async fn request_password_reset(
+        &self,
+        request: LinkRequest,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| {
+            email::request_link(conn, &request, TokenPurpose::PasswordReset, &event)
+        })
+        .await
     }
 
-    async fn request_email_verification(&self, request: LinkRequest) -> Result<bool, StoreError> {
-        self.write(move |conn| email::request_link(conn, &request, TokenPurpose::VerifyEmail))
-            .await
+    async fn request_email_verification(
+        &self,
+        request: LinkRequest,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| {
+            email::request_link(conn, &request, TokenPurpose::VerifyEmail, &event)
+        })
+        .await
     }
 
     async fn request_email_change(
@@ -351,14 +413,23 @@ impl Store for SqliteStore {
         counter: EmailCounter,
         request: LinkRequest,
         notice: NewEmail,
+        event: &AuditEvent,
     ) -> Result<EmailChangeRequested, StoreError> {
-        self.write(move |conn| email::request_change(conn, user_id, &counter, &request, &notice))
-            .await
+        let event = event.clone();
+        self.write(move |conn| {
+            email::request_change(conn, user_id, &counter, &request, &notice, &event)
+        })
+        .await
     }
 
-    async fn verify_email(&self, token: &TokenHash) -> Result<Verified, StoreError> {
-        let token = token.clone();
-        self.write(move |conn| email::verify(conn, &token)).await
+    async fn verify_email(
+        &self,
+        token: &TokenHash,
+        event: &AuditEvent,
+    ) -> Result<Verified, StoreError> {
+        let (token, event) = (token.clone(), event.clone());
+        self.write(move |conn| email::verify(conn, &token, &event))
+            .await
     }
 
     async fn email_token_account(
@@ -371,8 +442,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn reset_password(&self, reset: PasswordReset) -> Result<Option<User>, StoreError> {
-        self.write(move |conn| email::reset_password(conn, &reset))
+    async fn reset_password(
+        &self,
+        reset: PasswordReset,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| email::reset_password(conn, &reset, &event))
             .await
     }
 
@@ -404,12 +480,62 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_account(&self, user_id: Uuid) -> Result<DeleteAccount, StoreError> {
-        self.write(move |conn| accounts::delete(conn, user_id))
+    async fn delete_account(
+        &self,
+        user_id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<DeleteAccount, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| accounts::delete(conn, user_id, &event))
             .await
     }
 
-    async fn purge_expired(&self, batch: u32) -> Result<Purged, StoreError> {
+    async fn set_user(
+        &self,
+        user_id: Uuid,
+        change: AccountChange,
+        event: &AuditEvent,
+    ) -> Result<AdminChange, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| admin::set(conn, user_id, change, &event))
+            .await
+    }
+
+    async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let events = events.to_vec();
+        self.write(move |conn| {
+            events
+                .iter()
+                .try_for_each(|event| audit::insert(conn, event, None))
+        })
+        .await
+    }
+
+    async fn find_user(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
+        self.read(move |conn| admin::find(conn, user_id)).await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |conn| admin::find_by_email(conn, &email))
+            .await
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<UserPage, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| admin::list(conn, &query)).await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| audit::list(conn, &query)).await
+    }
+
+    async fn purge_expired(
+        &self,
+        batch: u32,
+        audit_before: Option<DateTime<Utc>>,
+    ) -> Result<Purged, StoreError> {
         // One write per table, so live writes can slip in between.
         Ok(Purged {
             refresh_tokens: self
@@ -430,6 +556,13 @@ impl Store for SqliteStore {
             outbox: self
                 .write(move |conn| purge::batch::<purge::PurgeOutbox>(conn, batch))
                 .await?,
+            audit_events: match audit_before {
+                Some(before) => {
+                    self.write(move |conn| audit::purge(conn, before, batch))
+                        .await?
+                }
+                None => 0,
+            },
         })
     }
 

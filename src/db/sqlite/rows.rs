@@ -12,17 +12,17 @@ use crate::domain::{Role, Session, User};
 macro_rules! user_columns {
     () => {
         "users.id, users.email, users.role, users.created_at, users.email_verified, \
-         users.last_login_at"
+         users.last_login_at, users.disabled"
     };
 }
 pub(super) use user_columns;
 
 /// The columns of a `users` row without its hash: id, email, role, created,
-/// verified, last sign-in.
-pub type UserColumns = (Binary, Text, Text, BigInt, BigInt, Nullable<BigInt>);
+/// verified, last sign-in, disabled.
+pub type UserColumns = (Binary, Text, Text, BigInt, BigInt, Nullable<BigInt>, BigInt);
 
 /// A `users` row as diesel reads [`UserColumns`].
-pub type UserRow = (Vec<u8>, String, String, i64, i64, Option<i64>);
+pub type UserRow = (Vec<u8>, String, String, i64, i64, Option<i64>, i64);
 
 /// Now, as stored.
 pub fn now() -> i64 {
@@ -51,7 +51,7 @@ pub fn time(millis: i64) -> Result<DateTime<Utc>, DieselError> {
 
 /// A `users` row as the domain's [`User`].
 pub fn user(row: UserRow) -> Result<User, DieselError> {
-    let (id, email, role, created_at, email_verified, last_login_at) = row;
+    let (id, email, role, created_at, email_verified, last_login_at, disabled) = row;
     Ok(User {
         id: uuid(&id)?,
         email,
@@ -59,6 +59,7 @@ pub fn user(row: UserRow) -> Result<User, DieselError> {
         created_at: time(created_at)?,
         email_verified: email_verified != 0,
         last_login_at: last_login_at.map(time).transpose()?,
+        disabled: disabled != 0,
     })
 }
 
@@ -103,6 +104,7 @@ mod tests {
             millis(at),
             1,
             Some(millis(at)),
+            0,
         );
         let user = user(row).unwrap();
         assert_eq!((user.id, user.role, user.created_at), (id, Role::Admin, at));
@@ -113,6 +115,7 @@ mod tests {
     fn corrupt_rows_are_errors() {
         assert!(uuid(&[1, 2, 3]).is_err());
         assert!(time(i64::MAX).is_err());
-        assert!(user((vec![0; 16], "a@b.co".into(), "ROOT".into(), 0, 0, None)).is_err());
+        let root = (vec![0; 16], "a@b.co".into(), "ROOT".into(), 0, 0, None, 0);
+        assert!(user(root).is_err());
     }
 }

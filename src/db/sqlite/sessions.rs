@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use super::rows::{self, SessionColumns, SessionRow, UserColumns, UserRow, user_columns};
 use crate::db::prepared::{Bind, Prepared, Statement};
-use crate::db::{EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, TokenHash};
+use crate::db::{
+    AuditEvent, EmailKey, EndSession, NewRefreshToken, NewSession, Rotation, TokenHash,
+};
 use crate::domain::{EndReason, Session, User};
 
 struct InsertSession;
@@ -152,6 +154,7 @@ pub fn rotate(
     session_id: Uuid,
     next: &NewRefreshToken,
     ip: Option<&str>,
+    reuse: &AuditEvent,
 ) -> QueryResult<Rotation> {
     let now = rows::now();
     let spent = Prepared::<SpendToken>::new(vec![
@@ -179,9 +182,13 @@ pub fn rotate(
             .get_result::<Vec<u8>>(conn)
             .optional()?;
     Ok(match reused {
-        Some(id) => Rotation::Reused {
-            session_id: rows::uuid(&id)?,
-        },
+        Some(id) => {
+            // The session's end and its audit event commit together.
+            super::audit::insert(conn, reuse, None)?;
+            Rotation::Reused {
+                session_id: rows::uuid(&id)?,
+            }
+        }
         None => Rotation::Rejected,
     })
 }
@@ -276,11 +283,6 @@ UPDATE sessions SET ended_at = $1, end_reason = $3
 WHERE user_id = $2 AND ended_at IS NULL AND expires_at > $1";
 }
 
-/// See [`crate::db::Store::end_all_sessions`].
-pub fn end_all(conn: &mut SqliteConnection, user_id: Uuid) -> QueryResult<u64> {
-    end_all_for(conn, user_id, EndReason::LogoutAll)
-}
-
 /// Ends every live session of the account, for `reason`.
 pub fn end_all_for(
     conn: &mut SqliteConnection,
@@ -349,7 +351,7 @@ impl Statement for FindUser {
         user_columns!(),
         " FROM sessions JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = $1 AND sessions.user_id = $2
-  AND sessions.ended_at IS NULL AND sessions.expires_at > $3"
+  AND sessions.ended_at IS NULL AND sessions.expires_at > $3 AND users.disabled = 0"
     );
 }
 

@@ -11,6 +11,65 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
 };
 
+/** A security-relevant outcome, stored in the database in the same transaction as the change it records. */
+export type AuditEvent = {
+  __typename?: 'AuditEvent';
+  /** The account that acted, when it is not userId (an ADMIN). */
+  actorId: Maybe<Scalars['ID']['output']>;
+  at: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  ip: Maybe<Scalars['String']['output']>;
+  /** A short machine-readable detail: for LOGIN_FAILED one of wrong_password, unknown_email, malformed_email, disabled, unverified; for RATE_LIMITED one of login, ip, email; null otherwise. */
+  reason: Maybe<Scalars['String']['output']>;
+  sessionId: Maybe<Scalars['ID']['output']>;
+  type: AuditEventType;
+  userAgent: Maybe<Scalars['String']['output']>;
+  /** The account the event is about, when there is one (also after the account is deleted). */
+  userId: Maybe<Scalars['ID']['output']>;
+};
+
+export type AuditEventConnection = {
+  __typename?: 'AuditEventConnection';
+  edges: Array<AuditEventEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AuditEventEdge = {
+  __typename?: 'AuditEventEdge';
+  cursor: Scalars['String']['output'];
+  node: AuditEvent;
+};
+
+/** The kinds of security events (the schema's `AuditEventType`). */
+export type AuditEventType =
+  | 'ACCOUNT_DELETED'
+  | 'EMAIL_CHANGED'
+  | 'EMAIL_CHANGE_REQUESTED'
+  | 'EMAIL_VERIFICATION_REQUESTED'
+  | 'EMAIL_VERIFIED'
+  | 'LOGGED_OUT'
+  | 'LOGGED_OUT_ALL'
+  | 'LOGGED_OUT_OTHERS'
+  | 'LOGIN_FAILED'
+  | 'LOGIN_SUCCEEDED'
+  | 'MFA_DISABLED'
+  | 'MFA_ENABLED'
+  | 'MFA_FAILED'
+  | 'PASSWORD_CHANGED'
+  | 'PASSWORD_RESET'
+  | 'PASSWORD_RESET_REQUESTED'
+  | 'RATE_LIMITED'
+  | 'RECOVERY_CODES_REGENERATED'
+  | 'RECOVERY_CODE_USED'
+  | 'REGISTERED'
+  | 'REUSE_DETECTED'
+  | 'ROLE_CHANGED'
+  | 'SESSION_REVOKED'
+  | 'USER_DELETED'
+  | 'USER_DISABLED'
+  | 'USER_ENABLED'
+  | 'USER_SESSIONS_REVOKED';
+
 /**
  * A signed-in session: an access token and (in the body, or as a cookie)
  * a single-use refresh token.
@@ -59,6 +118,11 @@ export type Mutation = {
   changePassword: Scalars['Boolean']['output'];
   /** Deletes the account, its sessions and its MFA after checking the password. */
   deleteAccount: Scalars['Boolean']['output'];
+  /** Deletes an account and everything it owns. */
+  deleteUser: Scalars['Boolean']['output'];
+  /** Disables an account and ends every session of it. */
+  disableUser: User;
+  enableUser: User;
   /** Signs in with email and password. */
   login: AuthPayload;
   /** Ends the session the refresh token belongs to. True when a session was ended. Without the argument, the refresh-token cookie is used. */
@@ -81,6 +145,10 @@ export type Mutation = {
   resetPassword: AuthPayload;
   /** Ends one of the account's sessions. True when a live session was ended; false when it had already ended or is not the account's. */
   revokeSession: Scalars['Boolean']['output'];
+  /** Ends every session of an account; returns how many. */
+  revokeUserSessions: Scalars['Int']['output'];
+  /** Changes an account's role and ends its sessions, so no token carries the old role. */
+  setUserRole: User;
   /** Confirms an address with the token of a verification or email-change email; does not sign in. */
   verifyEmail: User;
 };
@@ -93,6 +161,21 @@ export type MutationChangePasswordArgs = {
 
 export type MutationDeleteAccountArgs = {
   password: Scalars['String']['input'];
+};
+
+
+export type MutationDeleteUserArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDisableUserArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEnableUserArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -141,14 +224,57 @@ export type MutationRevokeSessionArgs = {
 };
 
 
+export type MutationRevokeUserSessionsArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationSetUserRoleArgs = {
+  id: Scalars['ID']['input'];
+  role: Role;
+};
+
+
 export type MutationVerifyEmailArgs = {
   token: Scalars['String']['input'];
 };
 
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
+  /** Security events of every account, the newest first, optionally of one account and of some types. Needs role ADMIN. */
+  auditEvents: AuditEventConnection;
   /** The account the access token belongs to. Needs a valid access token. */
   me: User;
+  /** One account, or null. Needs role ADMIN. */
+  user: Maybe<User>;
+  /** Accounts, the newest first; search matches part of the email, any case. Needs role ADMIN. */
+  users: UserConnection;
+};
+
+
+export type QueryAuditEventsArgs = {
+  after: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  types: InputMaybe<Array<AuditEventType>>;
+  userId: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type QueryUserArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryUsersArgs = {
+  after: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  search: InputMaybe<Scalars['String']['input']>;
 };
 
 /** Input of `register`. */
@@ -196,8 +322,12 @@ export type Session = {
 /** An account. */
 export type User = {
   __typename?: 'User';
+  /** The account's security events, the newest first. Readable by the account itself and by ADMINs. */
+  auditEvents: AuditEventConnection;
   /** When the account was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** True while an ADMIN has disabled the account: it cannot sign in and has no sessions. */
+  disabled: Scalars['Boolean']['output'];
   /** Trimmed and lowercased. */
   email: Scalars['String']['output'];
   /** True once the account proved it reads mail at its address (verifyEmail, or a password reset). */
@@ -210,4 +340,24 @@ export type User = {
   role: Role;
   /** The account's live sessions, the most recently active first. Readable by the account itself and by ADMINs. */
   sessions: Array<Session>;
+};
+
+
+/** An account. */
+export type UserAuditEventsArgs = {
+  after: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type UserConnection = {
+  __typename?: 'UserConnection';
+  edges: Array<UserEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type UserEdge = {
+  __typename?: 'UserEdge';
+  cursor: Scalars['String']['output'];
+  node: User;
 };
