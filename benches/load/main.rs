@@ -12,7 +12,9 @@
 //! installed beyond the database.
 //!
 //! Settings: `BENCH_SECONDS` (per scenario, default 10), `BENCH_ONLY` (a
-//! comma-separated subset of `me,sessions,refresh,request_reset,login,register,storm,timing`) and
+//! comma-separated subset of
+//! `me,sessions,refresh,request_reset,login,register,admin_users_search,storm,timing`;
+//! `admin_users_search` first seeds a million accounts in bulk) and
 //! `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/authql_bench`,
 //! or an SQLite one such as `sqlite:///tmp/authql-bench.db`; either way the
 //! database is dropped and recreated). `BENCH_BIN` benchmarks another
@@ -27,6 +29,7 @@
 
 mod client;
 mod hashers;
+mod seed;
 mod server;
 mod stats;
 
@@ -51,6 +54,8 @@ const LOGIN: &str =
     "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }";
 const REGISTER: &str =
     "mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken } }";
+const USERS_SEARCH: &str =
+    "query($s: String) { users(first: 20, search: $s) { totalCount edges { node { id email } } } }";
 const REFRESH: &str =
     "mutation($t: String) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
 
@@ -70,6 +75,8 @@ enum Load {
     /// `requestPasswordReset`, the seeded account's address and an unknown
     /// one in turn.
     RequestReset,
+    /// An ADMIN's `users` search matching one account in 1,000.
+    UsersSearch(String),
 }
 
 fn body(query: &str, variables: Value) -> String {
@@ -119,6 +126,10 @@ async fn virtual_user(
         let (request, bearer) = match &load {
             Load::Me(token) => (body(ME, json!({})), Some(token.as_str())),
             Load::Sessions(token) => (body(SESSIONS, json!({})), Some(token.as_str())),
+            Load::UsersSearch(token) => (
+                body(USERS_SEARCH, json!({ "s": seed::NEEDLE })),
+                Some(token.as_str()),
+            ),
             Load::Refresh => (body(REFRESH, json!({ "t": refresh })), None),
             Load::Login => (login_body(), None),
             Load::RequestReset => {
@@ -373,6 +384,18 @@ async fn main() {
             stats::row(&mut outcome, server.peak_rss_mib());
             bcrypt_bound_rates.push((name, outcome.rate()));
         }
+    }
+    if wanted("admin_users_search") {
+        let took = seed::million(&url, SEED_EMAIL).await;
+        println!(
+            "(seeded {} accounts in {:.1} s)",
+            seed::ACCOUNTS,
+            took.as_secs_f64()
+        );
+        let load = Load::UsersSearch(access.clone());
+        let name = "users(search) of 1M";
+        let mut outcome = scenario(addr, name, load, 8, duration).await;
+        stats::row(&mut outcome, server.peak_rss_mib());
     }
     if wanted("storm") {
         let me = Load::Me(access.clone());
