@@ -350,6 +350,11 @@ async fn search_is_a_literal_substring_in_any_case() {
             "{search:?}"
         );
     }
+    // Past the last page: no edges, and still the count of every match.
+    let past = json!({ "search": "a_b", "after": "0".repeat(48) });
+    let resp = call(&app, &boss.access, USERS, past).await;
+    assert_eq!(emails(&resp), Vec::<String>::new());
+    assert_eq!(resp.data("users")["totalCount"], 1);
     let all = call(&app, &boss.access, USERS, json!({ "first": 2 })).await;
     assert_eq!(all.data("users")["totalCount"], 5);
     assert_eq!(all.data("users")["pageInfo"]["hasNextPage"], true);
