@@ -16,7 +16,7 @@ use super::{AuthService, Password, email};
 use crate::db::{
     AccountChange, AdminChange, AuditQuery, CreateUserError, DeleteAccount, NewUser, UserQuery,
 };
-use crate::domain::{AuditEvent, AuditKind, Role, User};
+use crate::domain::{AuditEvent, AuditKind, EndReason, Role, User};
 use crate::error::AppError;
 
 /// The most items one page may hold (`first` of `users` and `auditEvents`).
@@ -256,7 +256,7 @@ impl AuthService {
             .await
             .map_err(store_failure)?
         {
-            AdminChange::Changed(user, _) => {
+            AdminChange::Changed(user) => {
                 audit::administered(kind, actor.id, user_id, actor.origin);
                 Ok(user)
             }
@@ -298,7 +298,7 @@ impl AuthService {
         let event = audit::admin(actor.origin, kind, actor.id, user_id);
         let ended = self
             .store
-            .end_all_sessions(user_id, &event)
+            .end_all_sessions(user_id, EndReason::Revoked, &event)
             .await
             .map_err(store_failure)?;
         audit::administered(kind, actor.id, user_id, actor.origin);

@@ -295,7 +295,7 @@ impl AuthService {
         );
         let ended = self
             .store
-            .end_all_sessions(principal.user.id, &event)
+            .end_all_sessions(principal.user.id, EndReason::LogoutAll, &event)
             .await
             .map_err(store_failure)?;
         audit::logged_out_everywhere(origin, principal.user.id, principal.session_id, ended);

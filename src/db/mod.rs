@@ -212,8 +212,8 @@ pub struct NewSession {
 /// What an administrative change of an account did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminChange {
-    /// The account as it is now, and how many of its sessions ended.
-    Changed(User, u64),
+    /// The account as it is now.
+    Changed(User),
     /// The account already was so: nothing changed, nothing recorded.
     Unchanged(User),
     /// Refused: it would leave no enabled `ADMIN`.
@@ -583,9 +583,14 @@ pub trait Store: Send + Sync + 'static {
         event: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
-    /// Ends every live session of the account and records `event`; returns
-    /// how many ended.
-    async fn end_all_sessions(&self, user_id: Uuid, event: &AuditEvent) -> Result<u64, StoreError>;
+    /// Ends every live session of the account for `reason` and records
+    /// `event`; returns how many ended.
+    async fn end_all_sessions(
+        &self,
+        user_id: Uuid,
+        reason: EndReason,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError>;
 
     /// Ends every live session of the account but `keep` and records
     /// `event`; returns how many ended.

@@ -65,8 +65,7 @@ async fn only_a_stored_admin_passes_the_guard() {
     call(&app, &forged, USERS, json!({}))
         .await
         .assert_error("FORBIDDEN");
-    // Still FORBIDDEN after the account's own change of nothing: no
-    // self-promotion exists.
+    // A stored ADMIN passes, and sees both accounts.
     let boss = admin(&app, "boss@example.com").await;
     let listed = call(&app, &boss.access, USERS, json!({})).await;
     assert_eq!(listed.data("users")["totalCount"], 2);

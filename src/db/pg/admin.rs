@@ -138,36 +138,31 @@ pub async fn set(
             return Ok(AdminChange::LastAdmin);
         }
         let target = users::table.find(user_id);
-        let ended = match change {
+        match change {
             AccountChange::Role(role) => {
                 diesel::update(target)
                     .set(users::role.eq(role.as_str()))
                     .execute(conn)
                     .await?;
                 // No token may carry the old role.
-                sessions::end_all(conn, user_id, EndReason::Revoked).await?
+                sessions::end_all(conn, user_id, EndReason::Revoked).await?;
             }
-            AccountChange::Disabled(true) => {
+            AccountChange::Disabled(disabled) => {
                 diesel::update(target)
-                    .set(users::disabled.eq(true))
+                    .set(users::disabled.eq(disabled))
                     .execute(conn)
                     .await?;
-                email::end_all_tokens(conn, user_id).await?;
-                sessions::end_all(conn, user_id, EndReason::Revoked).await?
+                if disabled {
+                    email::end_all_tokens(conn, user_id).await?;
+                    sessions::end_all(conn, user_id, EndReason::Revoked).await?;
+                }
             }
-            AccountChange::Disabled(false) => {
-                diesel::update(target)
-                    .set(users::disabled.eq(false))
-                    .execute(conn)
-                    .await?;
-                0
-            }
-        };
+        }
         audit::insert(conn, &[event], Some(user_id)).await?;
         let user = find(conn, user_id)
             .await?
             .ok_or_else(|| StoreError::new("database: account vanished mid-transaction"))?;
-        Ok(AdminChange::Changed(user, ended))
+        Ok(AdminChange::Changed(user))
     })
     .await
 }

@@ -202,14 +202,15 @@ impl Store for PgStore {
         .await
     }
 
-    async fn end_all_sessions(&self, user_id: Uuid, event: &AuditEvent) -> Result<u64, StoreError> {
+    async fn end_all_sessions(
+        &self,
+        user_id: Uuid,
+        reason: EndReason,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
         bounded(async {
             let mut conn = self.conn().await?;
             conn.transaction(async |conn| {
-                let reason = match event.kind {
-                    crate::domain::AuditKind::LoggedOutAll => EndReason::LogoutAll,
-                    _ => EndReason::Revoked,
-                };
                 let ended = sessions::end_all(conn, user_id, reason).await?;
                 audit::insert(conn, &[event], Some(user_id)).await?;
                 Ok(ended)

@@ -143,25 +143,23 @@ pub fn set(
     if removes_admin && is_last_admin(conn, &user)? {
         return Ok(AdminChange::LastAdmin);
     }
-    let ended = match change {
+    match change {
         AccountChange::Role(role) => {
             Prepared::<SetRole>::new(vec![Bind::Uuid(user_id), Bind::Text(role.as_str())])
                 .execute(conn)?;
             // No token may carry the old role.
-            sessions::end_all_for(conn, user_id, EndReason::Revoked)?
+            sessions::end_all_for(conn, user_id, EndReason::Revoked)?;
         }
         AccountChange::Disabled(disabled) => {
             Prepared::<SetDisabled>::new(vec![Bind::Uuid(user_id), Bind::Bool(disabled)])
                 .execute(conn)?;
             if disabled {
                 email::end_all_tokens(conn, user_id)?;
-                sessions::end_all_for(conn, user_id, EndReason::Revoked)?
-            } else {
-                0
+                sessions::end_all_for(conn, user_id, EndReason::Revoked)?;
             }
         }
-    };
+    }
     audit::insert(conn, event, Some(user_id))?;
     let user = find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
-    Ok(AdminChange::Changed(user, ended))
+    Ok(AdminChange::Changed(user))
 }

@@ -47,7 +47,7 @@ use super::{
     Verified, bounded,
 };
 use crate::config::SqliteFile;
-use crate::domain::{AuditKind, EndReason, Session, User};
+use crate::domain::{EndReason, Session, User};
 
 /// A SQLite connection made async: each call runs on a blocking thread.
 type Conn = SyncConnectionWrapper<SqliteConnection>;
@@ -327,12 +327,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn end_all_sessions(&self, user_id: Uuid, event: &AuditEvent) -> Result<u64, StoreError> {
+    async fn end_all_sessions(
+        &self,
+        user_id: Uuid,
+        reason: EndReason,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
         let event = event.clone();
-        let reason = match event.kind {
-            AuditKind::LoggedOutAll => EndReason::LogoutAll,
-            _ => EndReason::Revoked,
-        };
         self.write(move |conn| {
             let ended = sessions::end_all_for(conn, user_id, reason)?;
             audit::insert(conn, &event, Some(user_id))?;
